@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Prepare the controller (a fresh Debian machine, as root) for stackyard:
+# the OS packages the Makefile needs, and a running Docker engine.
+# Idempotent: a second run only checks and returns within a second or two.
+set -euo pipefail
+
+# OS packages the controller needs:
+#   docker.io     the container engine behind molecule and the containers inventory
+#   debootstrap   builds the base image when no registry is reachable
+#   postgresql    server binaries for the Python integration tests (no cluster is created)
+#   python3-venv  the controller's virtualenv
+readonly PACKAGES=(docker.io debootstrap postgresql python3-venv git make openssl)
+
+log() { printf '[bootstrap] %s\n' "$*"; }
+
+missing_packages() {
+  local pkg
+  for pkg in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || echo "$pkg"
+  done
+}
+
+install_packages() {
+  local missing
+  mapfile -t missing < <(missing_packages)
+  if ((${#missing[@]} == 0)); then
+    log "OS packages present"
+    return
+  fi
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "bootstrap: missing packages ${missing[*]} and not root; install them or run as root" >&2
+    exit 1
+  fi
+  log "installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+docker_ready() { docker info >/dev/null 2>&1; }
+
+start_docker() {
+  if docker_ready; then
+    log "Docker engine running"
+    return
+  fi
+  # Prefer the init system when there is one; a bare container or CI sandbox has none.
+  if [[ -d /run/systemd/system ]] && systemctl start docker 2>/dev/null; then
+    :
+  else
+    log "starting dockerd in the background (log: /var/log/stackyard-dockerd.log)"
+    nohup dockerd >/var/log/stackyard-dockerd.log 2>&1 &
+  fi
+  local _
+  for _ in $(seq 1 60); do
+    docker_ready && { log "Docker engine running"; return; }
+    sleep 1
+  done
+  echo "bootstrap: dockerd did not come up in 60 s; see /var/log/stackyard-dockerd.log" >&2
+  exit 1
+}
+
+install_packages
+start_docker
