@@ -1,0 +1,62 @@
+# stackyard: `make up` brings the stack up, `make test` runs every test.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+# Caches live outside the clone so a fresh clone reuses them; all are safe to delete.
+export STACKYARD_CACHE ?= $(HOME)/.cache/stackyard
+REQS_HASH := $(shell cat requirements/dev.txt pyproject.toml | sha1sum | cut -c1-12)
+VENV ?= $(STACKYARD_CACHE)/venv-$(REQS_HASH)
+BIN := $(VENV)/bin
+export PATH := $(BIN):$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+
+INVENTORY ?= inventories/containers
+ROLES_WITH_SCENARIOS := $(patsubst roles/%/molecule/default/molecule.yml,%,$(wildcard roles/*/molecule/default/molecule.yml))
+PYTEST_ARGS ?=
+
+.PHONY: help
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+.PHONY: host
+host:  ## install OS packages and start the Docker engine (root, idempotent)
+	scripts/bootstrap-host.sh
+
+$(BIN)/.installed: requirements/dev.txt pyproject.toml
+	python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet -r requirements/dev.txt
+	touch $@
+
+.PHONY: venv
+venv: host $(BIN)/.installed  ## create the controller virtualenv (cached by requirements hash)
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	ln -sfn $(VENV) .venv
+
+.PHONY: substrate
+substrate: venv  ## build (or confirm) the systemd container image
+	ansible-playbook playbooks/substrate.yml
+
+.PHONY: up
+up: substrate  ## bring the stack up on $(INVENTORY) (containers by default)
+	ansible-playbook -i $(INVENTORY) playbooks/containers.yml
+	ansible-playbook -i $(INVENTORY) site.yml
+
+.PHONY: down
+down: venv  ## remove the containers the containers inventory created
+	ansible-playbook -i inventories/containers playbooks/containers.yml -e containers_state=absent
+
+.PHONY: lint
+lint: venv  ## yamllint, ansible-lint (production profile), ruff
+	yamllint --strict .
+	ansible-lint --profile production
+	ruff check .
+	ruff format --check .
+
+.PHONY: molecule
+molecule: substrate  ## molecule test for every role that has a scenario
+	@for role in $(ROLES_WITH_SCENARIOS); do echo "== molecule test: $$role"; (cd roles/$$role && molecule test) || exit 1; done
+
+.PHONY: test
+test: lint substrate  ## lint, then pytest: unit, integration and every role's molecule scenario
+	pytest $(PYTEST_ARGS)
