@@ -5,7 +5,7 @@ SHELL := /bin/bash
 
 # Caches live outside the clone so a fresh clone reuses them; all are safe to delete.
 export STACKYARD_CACHE ?= $(HOME)/.cache/stackyard
-REQS_HASH := $(shell cat requirements/dev.txt pyproject.toml | sha1sum | cut -c1-12)
+REQS_HASH := $(shell sha1sum < requirements/dev.txt | cut -c1-12)
 VENV ?= $(STACKYARD_CACHE)/venv-$(REQS_HASH)
 BIN := $(VENV)/bin
 export PATH := $(BIN):$(PATH)
@@ -23,10 +23,12 @@ help:  ## list the targets
 host:  ## install OS packages and start the Docker engine (root, idempotent)
 	scripts/bootstrap-host.sh
 
-$(BIN)/.installed: requirements/dev.txt pyproject.toml
-	python3 -m venv $(VENV)
+$(BIN)/.installed: requirements/dev.txt
+	rm -rf $(VENV) && python3 -m venv $(VENV)
 	$(BIN)/pip install --quiet -r requirements/dev.txt
 	touch $@
+	@# venvs of older requirement sets are dead weight
+	find $(STACKYARD_CACHE) -maxdepth 1 -name 'venv-*' ! -path '$(VENV)' -exec rm -rf {} +
 
 .PHONY: venv
 venv: host $(BIN)/.installed  ## create the controller virtualenv (cached by requirements hash)

@@ -71,6 +71,8 @@ def test_service_account_is_unprivileged(host):
 
 
 def test_venv_helper_installs_into_a_working_venv(host):
-    result = host.run("/opt/stackyard/venvs/probe/bin/python -c 'import six; print(six.__version__)'")
+    result = host.run(
+        "/opt/stackyard/venvs/probe/bin/python -c 'import six; print(six.__version__)'"
+    )
     assert result.rc == 0, result.stderr
     assert host.file("/opt/stackyard/venvs/probe").user == "stackyard"

@@ -1,0 +1,54 @@
+"""Run every molecule scenario (create, converge, idempotence, verify, destroy) as a test.
+
+Each role's `molecule/<scenario>/` and each whole-stack scenario under `molecule/`
+becomes one test, so pytest's summary counts them. Deselect with `-m "not molecule"`;
+pick some with `-k common`. The full molecule log of each run is kept under
+$STACKYARD_CACHE/logs/ and its tail is shown on failure.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCENARIOS = sorted(ROOT.glob("roles/*/molecule/*/molecule.yml")) + sorted(
+    ROOT.glob("molecule/*/molecule.yml")
+)
+LOG_DIR = Path(os.environ.get("STACKYARD_CACHE", Path.home() / ".cache/stackyard")) / "logs"
+
+
+def _scenario_id(molecule_yml: Path) -> str:
+    project = molecule_yml.parents[2]
+    owner = "stack" if project == ROOT else project.name
+    return f"{owner}-{molecule_yml.parent.name}"
+
+
+@pytest.mark.molecule
+@pytest.mark.parametrize("molecule_yml", SCENARIOS, ids=[_scenario_id(s) for s in SCENARIOS])
+def test_molecule_scenario_passes(molecule_yml: Path) -> None:
+    instance = _scenario_id(molecule_yml)
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    log_path = LOG_DIR / f"molecule-{instance}.log"
+    env = {**os.environ, "STACKYARD_INSTANCE": instance, "NO_COLOR": "1", "PY_COLORS": "0"}
+    env["ANSIBLE_FORCE_COLOR"] = "0"
+    with log_path.open("w") as log:
+        proc = subprocess.run(
+            [
+                str(Path(sys.executable).parent / "molecule"),
+                "test",
+                "--scenario-name",
+                molecule_yml.parent.name,
+            ],
+            cwd=molecule_yml.parents[2],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+    if proc.returncode != 0:
+        tail = "".join(log_path.read_text(errors="replace").splitlines(keepends=True)[-80:])
+        pytest.fail(f"molecule test failed for {instance} (full log: {log_path})\n{tail}")

@@ -1,0 +1,62 @@
+"""Bad role input fails fast with a message that says what to fix.
+
+Runs the real role against the controller in check mode: validation happens before
+any task that could change the machine, and check mode guards against a regression.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_role(role: str, extra_vars: dict, tmp_path: Path) -> subprocess.CompletedProcess:
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(
+        f"- hosts: localhost\n  connection: local\n  gather_facts: false\n"
+        f"  roles:\n    - role: {role}\n"
+    )
+    env = {**os.environ, "ANSIBLE_ROLES_PATH": str(ROOT / "roles"), "ANSIBLE_NOCOLOR": "1"}
+    return subprocess.run(
+        [
+            str(Path(sys.executable).parent / "ansible-playbook"),
+            "--check",
+            "-i",
+            "localhost,",
+            str(playbook),
+            "-e",
+            json.dumps(extra_vars),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize(
+    ("extra_vars", "expected"),
+    [
+        ({"common_extra_ca_certificates": {"not": "a list"}}, "common_extra_ca_certificates"),
+        ({"common_apt_cache_valid_time": "soon"}, "common_apt_cache_valid_time"),
+        ({"common_extra_packages": {"jq": True}}, "common_extra_packages"),
+    ],
+)
+def test_wrong_typed_variable_fails_with_argument_spec_message(tmp_path, extra_vars, expected):
+    result = run_role("common", extra_vars, tmp_path)
+    assert result.returncode != 0
+    assert "Validating arguments against arg spec" in result.stdout
+    assert expected in result.stdout
+
+
+def test_misspelled_variable_fails_and_names_it(tmp_path):
+    result = run_role("common", {"common_timzone": "Europe/Tallinn"}, tmp_path)
+    assert result.returncode != 0
+    assert "Unknown variable(s) common_timzone" in result.stdout
+    assert "common_timezone" in result.stdout  # the list of known options helps spot the typo
