@@ -32,12 +32,13 @@ def test_molecule_scenario_passes(molecule_yml: Path) -> None:
     instance = _scenario_id(molecule_yml)
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     log_path = LOG_DIR / f"molecule-{instance}.log"
+    bin_dir = Path(sys.executable).parent  # molecule calls ansible-* by name
     env = {**os.environ, "STACKYARD_INSTANCE": instance, "NO_COLOR": "1", "PY_COLORS": "0"}
-    env["ANSIBLE_FORCE_COLOR"] = "0"
+    env.update(ANSIBLE_FORCE_COLOR="0", PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     with log_path.open("w") as log:
         proc = subprocess.run(
             [
-                str(Path(sys.executable).parent / "molecule"),
+                str(bin_dir / "molecule"),
                 "test",
                 "--scenario-name",
                 molecule_yml.parent.name,
