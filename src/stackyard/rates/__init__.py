@@ -1,0 +1,1 @@
+"""The rates API: average freight prices per day between ports or regions."""
