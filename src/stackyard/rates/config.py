@@ -1,0 +1,122 @@
+"""Settings of the rates API and its gunicorn.
+
+Precedence: ``RATES_*`` environment variables > the TOML file named by ``RATES_CONFIG``
+(optional; ``RATES_CONFIG_FILE`` is accepted as an alias) > the defaults below. TOML keys
+are the field names (``db_host = "..."``), or the same names without their prefix inside
+a ``[db]`` table (``[db] host = "..."``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+ENV_PREFIX = "RATES_"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+class ConfigError(ValueError):
+    """A setting has an invalid value; the message names where it came from."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    db_host: str = "127.0.0.1"
+    db_port: int = 5432
+    db_name: str = "rates"
+    db_user: str = "rates_api"
+    db_password: str = field(default="", repr=False)
+    db_pool_min: int = 1
+    db_pool_max: int = 4
+    db_connect_timeout: int = 3
+    db_statement_timeout_ms: int = 30_000
+    max_range_days: int = 366
+    max_batch_rows: int = 200_000
+    max_body_bytes: int = 64 * 1024 * 1024
+    log_level: str = "INFO"
+    bind: str = "0.0.0.0:3000"  # a service listens on all interfaces by default
+    workers: int = 2
+    threads: int = 4
+
+    def __post_init__(self) -> None:
+        for name in ("db_port", "db_pool_max", "db_connect_timeout", "max_range_days"):
+            _check(name, getattr(self, name) >= 1, "must be at least 1")
+        for name in ("max_batch_rows", "max_body_bytes", "workers", "threads"):
+            _check(name, getattr(self, name) >= 1, "must be at least 1")
+        _check("db_port", self.db_port <= 65535, "must be a TCP port (1-65535)")
+        _check("db_pool_min", 0 <= self.db_pool_min <= self.db_pool_max, "must be 0..db_pool_max")
+        _check("db_statement_timeout_ms", self.db_statement_timeout_ms >= 0, "must be >= 0")
+        _check("log_level", self.log_level in LOG_LEVELS, f"must be one of {', '.join(LOG_LEVELS)}")
+        _check("bind", bool(self.bind.strip()), "must not be empty")
+
+
+def env_name(field_name: str) -> str:
+    return ENV_PREFIX + field_name.upper()
+
+
+def _check(name: str, ok: bool, message: str) -> None:
+    if not ok:
+        raise ConfigError(f"{name} ({env_name(name)}) {message}")
+
+
+FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+
+
+def _convert(name: str, value: Any, source: str) -> Any:
+    kind = FIELDS[name].type
+    if kind == "int":
+        if isinstance(value, bool):
+            raise ConfigError(f"{source}: expected an integer, got {value!r}")
+        if isinstance(value, int):
+            return value
+        try:
+            return int(str(value).strip())
+        except ValueError:
+            raise ConfigError(f"{source}: expected an integer, got {value!r}") from None
+    if not isinstance(value, str):
+        raise ConfigError(f"{source}: expected a string, got {value!r}")
+    return value.upper().strip() if name == "log_level" else value
+
+
+def _from_toml(path: str) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as err:
+        raise ConfigError(f"RATES_CONFIG: cannot read {path}: {err.strerror}") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"RATES_CONFIG: {path} is not valid TOML: {err}") from None
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            flat.update({f"{key}_{sub}": v for sub, v in value.items()})
+        else:
+            flat[key] = value
+    out = {}
+    for key, value in flat.items():
+        if key not in FIELDS:
+            raise ConfigError(f"{path}: unknown setting {key!r}")
+        out[key] = _convert(key, value, f"{path}: {key}")
+    return out
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Settings from defaults < TOML file < environment < keyword overrides.
+
+    Empty environment variables count as unset.
+    """
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    path = environ.get("RATES_CONFIG") or environ.get("RATES_CONFIG_FILE")
+    if path:
+        values.update(_from_toml(path))
+    for name in FIELDS:
+        raw = environ.get(env_name(name))
+        if raw is not None and raw != "":
+            values[name] = _convert(name, raw, env_name(name))
+    values.update(overrides)
+    return Settings(**values)
