@@ -1,0 +1,96 @@
+"""The API served by real gunicorn with its config module, queried over HTTP."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from stackyard.testing.pgcluster import free_port, wait_for_port
+
+pytestmark = pytest.mark.integration
+
+GUNICORN = Path(sys.executable).parent / "gunicorn"
+
+
+@pytest.fixture(scope="module")
+def served(settings, tmp_path_factory):
+    port = free_port()
+    log = tmp_path_factory.mktemp("gunicorn") / "stderr.log"
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("RATES_")},
+        "RATES_DB_HOST": settings.db_host,
+        "RATES_DB_PORT": str(settings.db_port),
+        "RATES_DB_NAME": settings.db_name,
+        "RATES_DB_USER": settings.db_user,
+        "RATES_DB_PASSWORD": settings.db_password,
+        "RATES_DB_POOL_MAX": "2",
+        "RATES_BIND": f"127.0.0.1:{port}",
+        "RATES_WORKERS": "2",
+        "RATES_THREADS": "2",
+        "RATES_LOG_LEVEL": "INFO",
+    }
+    with open(log, "wb") as stderr:
+        proc = subprocess.Popen(
+            [str(GUNICORN), "--config", "python:stackyard.rates.gunicorn_conf"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+    try:
+        wait_for_port("127.0.0.1", port, timeout=30)
+        yield f"http://127.0.0.1:{port}", log
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def http(method, url, body=None, content_type="application/json"):
+    request = urllib.request.Request(url, data=body, method=method)
+    if body is not None:
+        request.add_header("Content-Type", content_type)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def test_gunicorn_serves_rates_health_and_batches(served):
+    url, log = served
+    assert http("GET", f"{url}/health") == (200, {"status": "ok", "database": "ok"})
+    status, body = http(
+        "GET",
+        f"{url}/rates?date_from=2016-01-01&date_to=2016-01-31&orig_code=CNGGZ&dest_code=EETLL",
+    )
+    assert status == 200 and len(body["rates"]) == 31
+    assert body["rates"][0]["day"] == "2016-01-31"
+    status, body = http(
+        "GET",
+        f"{url}/rates?date_from=2016-02-01&date_to=2016-01-01&orig_code=CNGGZ&dest_code=EETLL",
+    )
+    assert status == 400 and "error" in body
+    assert http("GET", f"{url}/nope")[0] == 404
+    items = [
+        {"orig_code": "CNGGZ", "dest_code": "EETLL", "day": "2044-01-01", "price": 1000}
+    ] * 1000
+    assert http("POST", f"{url}/prices", json.dumps(items).encode()) == (201, {"inserted": 1000})
+    items = [dict(item) for item in items]
+    items[500]["dest_code"] = "ZZZZZ"
+    status, body = http("POST", f"{url}/prices", json.dumps(items).encode())
+    assert status == 400 and body["bad_rows"][0]["row"] == 501
+
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    requests = [entry for entry in lines if entry.get("message") == "request"]
+    assert {"method", "path", "status", "duration_ms", "remote_addr"} <= set(requests[0])
+    assert {(r["path"], r["status"]) for r in requests} >= {("/health", 200), ("/nope", 404)}
+    assert "api-password-for-tests" not in log.read_text()
