@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import weakref
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -125,9 +126,25 @@ ORDER BY days.day DESC
 """
 
 
+# Planning the statement above costs more than running it for a port-to-port lane, so
+# each connection prepares it once and runs EXECUTE (parameters still bound by psycopg2).
+PREPARED_NAME = "stackyard_rates"
+PREPARE_SQL = f"PREPARE {PREPARED_NAME}(date, date, text, text) AS " + (
+    RATES_SQL.replace("%(date_from)s", "$1")
+    .replace("%(date_to)s", "$2")
+    .replace("%(orig)s", "$3")
+    .replace("%(dest)s", "$4")
+)
+EXECUTE_SQL = f"EXECUTE {PREPARED_NAME}(%(date_from)s, %(date_to)s, %(orig)s, %(dest)s)"
+_prepared: weakref.WeakSet = weakref.WeakSet()
+
+
 def fetch_rates(conn: Any, query: RatesQuery) -> list[dict[str, Any]]:
     with conn.cursor() as cur:
-        cur.execute(RATES_SQL, query.params())
+        if conn not in _prepared:
+            cur.execute(PREPARE_SQL)
+            _prepared.add(conn)
+        cur.execute(EXECUTE_SQL, query.params())
         rows = cur.fetchall()
     unknown = [
         (name, code)

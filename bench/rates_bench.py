@@ -1,0 +1,297 @@
+"""Rates API benchmark: ours vs a single-connection reference vs the SQL alone.
+
+    .venv/bin/python bench/rates_bench.py [--duration 10] [--concurrency 8] [--dsn DSN]
+
+Without ``--dsn`` a throwaway PostgreSQL cluster is started and loaded from the committed
+dump (``stackyard.testing.pgcluster``). With ``--dsn`` the database must hold the rates
+schema and data and the DSN's role needs the API grants.
+
+1. ours: gunicorn with ``stackyard.rates.gunicorn_conf`` (2 workers x 4 threads, pool of 4)
+2. reference: one global psycopg2 connection behind a lock, ``gunicorn -b ...`` with the
+   default single sync worker, like the original ``gunicorn -b :3000 wsgi``; same SQL
+3. upper bound: the same SQL through a pool by N threads, no HTTP
+
+Then: seconds to POST 50,000 rows to ours until the 201.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import itertools
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from datetime import date, timedelta
+from pathlib import Path
+from urllib.parse import urlencode
+
+import psycopg2
+import psycopg2.extensions
+import psycopg2.pool
+
+from stackyard.rates.queries import RATES_SQL
+from stackyard.testing import pgcluster
+
+HERE = Path(__file__).resolve().parent
+GUNICORN = Path(sys.executable).parent / "gunicorn"
+LANES = [
+    ("CNGGZ", "EETLL"),
+    ("CNGGZ", "north_europe_main"),
+    ("china_south_main", "baltic"),
+    ("CNSHA", "DEHAM"),
+    ("china_east_main", "NLRTM"),
+    ("KRPUS", "scandinavia"),
+]
+DATE_FROM, DATE_TO = "2016-01-01", "2016-01-31"
+
+
+# ---- the reference implementation (served by gunicorn from this file) -------------------
+
+
+def reference_app():
+    """Flask app with ONE global connection guarded by a lock, as the original service had."""
+    from flask import Flask, jsonify, request
+
+    app = Flask("reference")
+    conn = psycopg2.connect(os.environ["RATES_BENCH_DSN"])
+    conn.autocommit = True
+    lock = threading.Lock()
+
+    @app.get("/rates")
+    def rates():
+        params = {
+            "date_from": request.args["date_from"],
+            "date_to": request.args["date_to"],
+            "orig": request.args["orig_code"],
+            "dest": request.args["dest_code"],
+        }
+        with lock, conn.cursor() as cur:
+            cur.execute(RATES_SQL, params)
+            result = cur.fetchall()
+        return jsonify(
+            rates=[{"day": d.isoformat(), "price": p, "count": n} for d, p, n, _, _ in result]
+        )
+
+    return app
+
+
+# ---- load generation -------------------------------------------------------------------
+
+
+def paths():
+    for orig, dest in itertools.cycle(LANES):
+        yield "/rates?" + urlencode(
+            {"date_from": DATE_FROM, "date_to": DATE_TO, "orig_code": orig, "dest_code": dest}
+        )
+
+
+def http_worker(port, stop_at, record_from, latencies, errors):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    for path in paths():
+        started = time.perf_counter()
+        if started >= stop_at:
+            break
+        try:
+            conn.request("GET", path)
+            response = conn.getresponse()
+            response.read()
+            ok = response.status == 200
+            if response.will_close:
+                conn.close()
+        except (OSError, http.client.HTTPException):
+            ok = False
+            conn.close()
+        done = time.perf_counter()
+        if started >= record_from:
+            if ok:
+                latencies.append(done - started)
+            else:
+                errors.append(1)
+    conn.close()
+
+
+def sql_worker(pool, stop_at, record_from, latencies, errors):
+    conn = pool.getconn()
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        for orig, dest in itertools.cycle(LANES):
+            started = time.perf_counter()
+            if started >= stop_at:
+                break
+            params = {"date_from": DATE_FROM, "date_to": DATE_TO, "orig": orig, "dest": dest}
+            cur.execute(RATES_SQL, params)
+            cur.fetchall()
+            if started >= record_from:
+                latencies.append(time.perf_counter() - started)
+    pool.putconn(conn)
+
+
+def run_load(worker, args, concurrency, duration, warmup):
+    latencies, errors = [], []
+    record_from = time.perf_counter() + warmup
+    stop_at = record_from + duration
+    threads = [
+        threading.Thread(target=worker, args=(*args, stop_at, record_from, latencies, errors))
+        for _ in range(concurrency)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    latencies.sort()
+    q = statistics.quantiles(latencies, n=100, method="inclusive") if len(latencies) > 1 else []
+    return {
+        "requests": len(latencies),
+        "rps": len(latencies) / duration,
+        "p50_ms": q[49] * 1000 if q else float("nan"),
+        "p99_ms": q[98] * 1000 if q else float("nan"),
+        "errors": len(errors),
+    }
+
+
+# ---- servers ---------------------------------------------------------------------------
+
+
+def start_server(argv, env, port):
+    proc = subprocess.Popen(
+        argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=HERE
+    )
+    pgcluster.wait_for_port("127.0.0.1", port, timeout=30)
+    # first request warms the workers' imports and pools
+    for _ in range(4):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn.request("GET", next(paths()))
+        conn.getresponse().read()
+        conn.close()
+    return proc
+
+
+def stop_server(proc):
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def post_batch(port, rows):
+    items = [
+        {
+            "orig_code": "CNGGZ",
+            "dest_code": "EETLL",
+            "day": (date(2050, 1, 1) + timedelta(days=i % 365)).isoformat(),
+            "price": 1000 + i % 500,
+        }
+        for i in range(rows)
+    ]
+    body = json.dumps(items).encode()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    started = time.perf_counter()
+    conn.request("POST", "/prices", body, {"Content-Type": "application/json"})
+    response = conn.getresponse()
+    payload = json.loads(response.read())
+    elapsed = time.perf_counter() - started
+    conn.close()
+    if response.status != 201 or payload.get("inserted") != rows:
+        raise RuntimeError(f"batch failed: {response.status} {payload}")
+    return elapsed, len(body)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dsn", help="libpq DSN of a loaded rates database (default: own cluster)")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds measured per run")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds before measuring")
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--batch-rows", type=int, default=50_000)
+    parser.add_argument("--batch-runs", type=int, default=3)
+    args = parser.parse_args(argv)
+
+    cluster = None
+    if args.dsn:
+        dsn = args.dsn
+    else:
+        cluster = pgcluster.start()
+        pgcluster.load_rates(cluster, api_password="bench-password")
+        dsn = cluster.dsn("rates", user="rates_api", password="bench-password")
+    parsed = psycopg2.extensions.parse_dsn(dsn)
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith("RATES_")}
+    results = {}
+    try:
+        port = pgcluster.free_port()
+        ours_env = {
+            **base_env,
+            "RATES_DB_HOST": parsed.get("host", "127.0.0.1"),
+            "RATES_DB_PORT": parsed.get("port", "5432"),
+            "RATES_DB_NAME": parsed.get("dbname", "rates"),
+            "RATES_DB_USER": parsed.get("user", "rates_api"),
+            "RATES_DB_PASSWORD": parsed.get("password", ""),
+            "RATES_DB_POOL_MAX": "4",
+            "RATES_BIND": f"127.0.0.1:{port}",
+            "RATES_WORKERS": "2",
+            "RATES_THREADS": "4",
+            "RATES_LOG_LEVEL": "INFO",
+        }
+        ours = start_server(
+            [str(GUNICORN), "--config", "python:stackyard.rates.gunicorn_conf"], ours_env, port
+        )
+        try:
+            results["ours (gunicorn 2 workers x 4 threads, pool)"] = run_load(
+                http_worker, (port,), args.concurrency, args.duration, args.warmup
+            )
+            batch = [post_batch(port, args.batch_rows) for _ in range(args.batch_runs)]
+        finally:
+            stop_server(ours)
+
+        port = pgcluster.free_port()
+        ref = start_server(
+            [str(GUNICORN), "-b", f"127.0.0.1:{port}", "rates_bench:reference_app()"],
+            {**base_env, "RATES_BENCH_DSN": dsn, "PYTHONPATH": str(HERE)},
+            port,
+        )
+        try:
+            results["reference (1 sync worker, 1 locked connection)"] = run_load(
+                http_worker, (port,), args.concurrency, args.duration, args.warmup
+            )
+        finally:
+            stop_server(ref)
+
+        pool = psycopg2.pool.ThreadedConnectionPool(1, args.concurrency, dsn)
+        try:
+            results[f"upper bound (SQL only, {args.concurrency} threads, pool)"] = run_load(
+                sql_worker, (pool,), args.concurrency, args.duration, args.warmup
+            )
+        finally:
+            pool.closeall()
+    finally:
+        if cluster is not None:
+            cluster.stop()
+
+    print(f"\nconcurrency {args.concurrency}, {args.duration:g} s per run after")
+    print(f"{args.warmup:g} s warm-up, 31-day queries, {len(LANES)} lanes, {os.cpu_count()} CPUs\n")
+    print("| implementation | requests/s | p50 ms | p99 ms | errors |")
+    print("|---|---:|---:|---:|---:|")
+    for name, r in results.items():
+        print(
+            f"| {name} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors']} |"
+        )
+    names = list(results)
+    ours_r, ref_r, top_r = (results[n] for n in names)
+    print(f"\nours / reference throughput: {ours_r['rps'] / ref_r['rps']:.2f}x")
+    print(f"ours / upper bound throughput: {ours_r['rps'] / top_r['rps']:.2f}x")
+    times = ", ".join(f"{t:.2f}" for t, _ in batch)
+    print(
+        f"\nbatch ingest: {args.batch_rows} rows ({batch[0][1] / 1e6:.1f} MB JSON) "
+        f"POST /prices to 201: {times} s (median {statistics.median(t for t, _ in batch):.2f} s)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
