@@ -209,6 +209,8 @@ def main(argv=None):
     parser.add_argument("--duration", type=float, default=10.0, help="seconds measured per run")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds before measuring")
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2, help="ours: gunicorn workers")
+    parser.add_argument("--threads", type=int, default=4, help="ours: threads per worker")
     parser.add_argument("--batch-rows", type=int, default=50_000)
     parser.add_argument("--batch-runs", type=int, default=3)
     args = parser.parse_args(argv)
@@ -232,17 +234,19 @@ def main(argv=None):
             "RATES_DB_NAME": parsed.get("dbname", "rates"),
             "RATES_DB_USER": parsed.get("user", "rates_api"),
             "RATES_DB_PASSWORD": parsed.get("password", ""),
-            "RATES_DB_POOL_MAX": "4",
+            "RATES_DB_POOL_MAX": str(max(args.threads, 1)),
             "RATES_BIND": f"127.0.0.1:{port}",
-            "RATES_WORKERS": "2",
-            "RATES_THREADS": "4",
+            "RATES_WORKERS": str(args.workers),
+            "RATES_THREADS": str(args.threads),
             "RATES_LOG_LEVEL": "INFO",
         }
         ours = start_server(
             [str(GUNICORN), "--config", "python:stackyard.rates.gunicorn_conf"], ours_env, port
         )
         try:
-            results["ours (gunicorn 2 workers x 4 threads, pool)"] = run_load(
+            kind = "gthread" if args.threads > 1 else "sync"
+            name = f"ours (gunicorn {args.workers} workers x {args.threads} threads, {kind}, pool)"
+            results[name] = run_load(
                 http_worker, (port,), args.concurrency, args.duration, args.warmup
             )
             batch = [post_batch(port, args.batch_rows) for _ in range(args.batch_runs)]
