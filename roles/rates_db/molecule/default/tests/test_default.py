@@ -145,3 +145,10 @@ def test_only_the_api_and_superusers_may_connect(server):
     grants = dict(item.split("/")[0].split("=") for item in acl.strip("{}").split(","))
     assert set(grants[API_USER]) == set("cT")  # CONNECT, TEMPORARY
     assert "" not in grants  # nothing granted to PUBLIC
+
+
+def test_dump_on_the_host_is_kept_from_other_accounts(server):
+    kept = server.file("/var/lib/stackyard/rates_db")
+    assert (kept.user, kept.mode) == ("postgres", 0o750)
+    assert server.file("/var/lib/stackyard").user == "root"  # a shared parent stays root's
+    assert not server.file("/var/lib/stackyard/rates_db/load.sql").exists  # removed after a good load
