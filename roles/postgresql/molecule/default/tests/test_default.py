@@ -45,7 +45,7 @@ def test_wrong_password_is_rejected(server_ip):
 
 def test_unlisted_database_is_rejected_by_hba(server_ip):
     # The hba entry names only the probe database for remote connections.
-    with pytest.raises(psycopg2.OperationalError, match="no pg_hba.conf entry"):
+    with pytest.raises(psycopg2.OperationalError, match=r"no pg_hba\.conf entry"):
         psycopg2.connect(
             host=server_ip, dbname="postgres", user=USER, password=PASSWORD, connect_timeout=10
         )
@@ -53,7 +53,8 @@ def test_unlisted_database_is_rejected_by_hba(server_ip):
 
 def test_password_is_stored_as_scram(host):
     stored = host.check_output(
-        "runuser -u postgres -- psql -XAtc \"SELECT rolpassword FROM pg_authid WHERE rolname = '%s'\"",
+        "runuser -u postgres -- psql -XAtc "
+        "\"SELECT rolpassword FROM pg_authid WHERE rolname = '%s'\"",
         USER,
     )
     assert stored.startswith("SCRAM-SHA-256$")
@@ -67,11 +68,15 @@ def test_settings_are_in_effect(server_ip):
 
 
 def test_database_is_owned_by_the_user_and_utf8(server_ip):
-    owner, encoding = scalar(
-        server_ip,
-        "SELECT row(pg_get_userbyid(datdba), pg_encoding_to_char(encoding))::text"
-        " FROM pg_database WHERE datname = current_database()",
-    ).strip("()").split(",")
+    owner, encoding = (
+        scalar(
+            server_ip,
+            "SELECT row(pg_get_userbyid(datdba), pg_encoding_to_char(encoding))::text"
+            " FROM pg_database WHERE datname = current_database()",
+        )
+        .strip("()")
+        .split(",")
+    )
     assert (owner, encoding) == (USER, "UTF8")
 
 

@@ -69,7 +69,12 @@ def as_postgres(server, sql: str) -> str:
 
 def test_fixture_dump_carries_what_must_be_filtered():
     text = DUMP.read_text()
-    for needle in ("CREATE DATABASE", "\\connect rates", "SET transaction_timeout", "OWNER TO someone_missing"):
+    for needle in (
+        "CREATE DATABASE",
+        "\\connect rates",
+        "SET transaction_timeout",
+        "OWNER TO someone_missing",
+    ):
         assert needle in text
 
 
@@ -97,9 +102,9 @@ def test_objects_are_owned_by_the_owner_role(api):
     )
     assert {table for table, _ in owners} >= {"ports", "regions", "prices"}
     assert {owner for _, owner in owners} == {OWNER}
-    assert run(api, "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s", (DATABASE,)) == [
-        (OWNER,)
-    ]
+    assert run(
+        api, "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s", (DATABASE,)
+    ) == [(OWNER,)]
 
 
 def test_api_can_read_and_insert_prices(api):
@@ -112,7 +117,11 @@ def test_api_can_read_and_insert_prices(api):
 
 
 def test_api_can_stage_batches_in_a_temp_table(api):
-    run(api, "CREATE TEMP TABLE staging (LIKE prices) ON COMMIT DROP; INSERT INTO staging SELECT * FROM prices LIMIT 1")
+    run(
+        api,
+        "CREATE TEMP TABLE staging (LIKE prices) ON COMMIT DROP;"
+        " INSERT INTO staging SELECT * FROM prices LIMIT 1",
+    )
 
 
 @pytest.mark.parametrize(
@@ -136,7 +145,9 @@ def test_api_cannot_change_anything_else(api, sql):
 def test_indexes_from_the_index_file_exist(api):
     wanted = set(re.findall(r"CREATE INDEX IF NOT EXISTS (\w+)", INDEXES_SQL.read_text()))
     assert wanted
-    present = {name for (name,) in run(api, "SELECT indexname FROM pg_indexes WHERE schemaname = 'public'")}
+    present = {
+        name for (name,) in run(api, "SELECT indexname FROM pg_indexes WHERE schemaname = 'public'")
+    }
     assert wanted <= present
 
 
@@ -151,4 +162,6 @@ def test_dump_on_the_host_is_kept_from_other_accounts(server):
     kept = server.file("/var/lib/stackyard/rates_db")
     assert (kept.user, kept.mode) == ("postgres", 0o750)
     assert server.file("/var/lib/stackyard").user == "root"  # a shared parent stays root's
-    assert not server.file("/var/lib/stackyard/rates_db/load.sql").exists  # removed after a good load
+    assert not server.file(
+        "/var/lib/stackyard/rates_db/load.sql"
+    ).exists  # removed after a good load
