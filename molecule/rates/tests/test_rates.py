@@ -149,7 +149,9 @@ def test_region_rates_include_descendant_ports(api_url, db):
     slugs = [slug for (slug,) in rows(db, "SELECT slug FROM regions")]
     region = max(slugs, key=lambda s: len(ports_in_region(db, s)))
     dest_ports = ports_in_region(db, region)
-    direct = {code for (code,) in rows(db, "SELECT code FROM ports WHERE parent_slug = %s", (region,))}
+    direct = {
+        code for (code,) in rows(db, "SELECT code FROM ports WHERE parent_slug = %s", (region,))
+    }
     assert dest_ports > direct, "the region must have ports in child regions for this test"
     status, body = query(api_url, "CNGGZ", region)
     assert status == 200
@@ -157,8 +159,10 @@ def test_region_rates_include_descendant_ports(api_url, db):
 
 
 def test_bad_input_answers_400_with_json(api_url):
-    status, body = http("GET", f"{api_url}/rates?date_from=2016-02-01&date_to=2016-01-01"
-                        "&orig_code=CNGGZ&dest_code=EETLL")
+    status, body = http(
+        "GET",
+        f"{api_url}/rates?date_from=2016-02-01&date_to=2016-01-01&orig_code=CNGGZ&dest_code=EETLL",
+    )
     assert status == 400
     assert "error" in body
 
@@ -169,8 +173,12 @@ def count_prices(db) -> int:
 
 def batch(n: int, start: date) -> list[dict]:
     return [
-        {"orig_code": "CNGGZ", "dest_code": "EETLL", "day": (start + timedelta(days=i % 365)).isoformat(),
-         "price": 1000 + i % 500}
+        {
+            "orig_code": "CNGGZ",
+            "dest_code": "EETLL",
+            "day": (start + timedelta(days=i % 365)).isoformat(),
+            "price": 1000 + i % 500,
+        }
         for i in range(n)
     ]
 
@@ -187,7 +195,9 @@ def test_batch_with_one_bad_row_writes_nothing(api_url, db):
 
 def test_batch_of_50000_rows_lands_in_full(api_url, db):
     before = count_prices(db)
-    status, body = http("POST", f"{api_url}/prices", json.dumps(batch(50_000, date(2032, 1, 1))).encode())
+    status, body = http(
+        "POST", f"{api_url}/prices", json.dumps(batch(50_000, date(2032, 1, 1))).encode()
+    )
     assert status == 201, body
     assert body["inserted"] == 50_000
     assert count_prices(db) == before + 50_000
