@@ -6,21 +6,29 @@ Without ``--dsn`` a throwaway PostgreSQL cluster is started and loaded from the 
 dump (``stackyard.testing.pgcluster``). With ``--dsn`` the database must hold the rates
 schema and data and the DSN's role needs the API grants.
 
-1. ours: gunicorn with ``stackyard.rates.gunicorn_conf`` (2 workers x 4 threads, pool of 4)
+1. ours: gunicorn with ``stackyard.rates.gunicorn_conf`` (4 sync workers, as deployed)
 2. reference: one global psycopg2 connection behind a lock, ``gunicorn -b ...`` with the
    default single sync worker, like the original ``gunicorn -b :3000 wsgi``; same SQL
 3. upper bound: the same SQL through a pool by N threads, no HTTP
 
-Then: seconds to POST 50,000 rows to ours until the 201.
+HTTP load comes from wrk (``apt-get install wrk``; ``bench/rates_wrk.lua``) when installed,
+else from Python threads (``--load python``).
+
+Then batch ingest of 50,000 rows shaped like a daily upload: POST /prices to ours with the
+statement-level port checks the rates_db role installs, the same with the dump's row-level
+foreign keys (own cluster only), and the floor: a bare COPY into prices.
 """
 
 from __future__ import annotations
 
 import argparse
 import http.client
+import io
 import itertools
 import json
 import os
+import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -39,6 +47,7 @@ from stackyard.testing import pgcluster
 
 HERE = Path(__file__).resolve().parent
 GUNICORN = Path(sys.executable).parent / "gunicorn"
+WRK = shutil.which("wrk")
 LANES = [
     ("CNGGZ", "EETLL"),
     ("CNGGZ", "north_europe_main"),
@@ -131,6 +140,32 @@ def sql_worker(pool, stop_at, record_from, latencies, errors):
     pool.putconn(conn)
 
 
+def run_wrk(port, concurrency, duration, warmup):
+    """The same load from wrk (C, epoll), so the generator takes little of the CPU."""
+    base = [WRK, "-t", str(min(concurrency, os.cpu_count() or 1)), "-c", str(concurrency)]
+    url = f"http://127.0.0.1:{port}"
+    lane_paths = list(itertools.islice(paths(), len(LANES)))
+    if warmup > 0:
+        subprocess.run(
+            [*base, "-d", f"{warmup:g}s", url + lane_paths[0]], check=True, capture_output=True
+        )
+    out = subprocess.run(
+        [*base, "-d", f"{duration:g}s", "-s", str(HERE / "rates_wrk.lua"), url, "--", *lane_paths],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    figures = json.loads(out.strip().splitlines()[-1])
+    seconds = figures["duration_us"] / 1e6
+    return {
+        "requests": figures["requests"],
+        "rps": figures["requests"] / seconds,
+        "p50_ms": figures["p50_us"] / 1000,
+        "p99_ms": figures["p99_us"] / 1000,
+        "errors": figures["errors"],
+    }
+
+
 def run_load(worker, args, concurrency, duration, warmup):
     latencies, errors = [], []
     record_from = time.perf_counter() + warmup
@@ -152,6 +187,12 @@ def run_load(worker, args, concurrency, duration, warmup):
         "p99_ms": q[98] * 1000 if q else float("nan"),
         "errors": len(errors),
     }
+
+
+def http_load(port, args):
+    if args.load == "wrk":
+        return run_wrk(port, args.concurrency, args.duration, args.warmup)
+    return run_load(http_worker, (port,), args.concurrency, args.duration, args.warmup)
 
 
 # ---- servers ---------------------------------------------------------------------------
@@ -180,16 +221,26 @@ def stop_server(proc):
         proc.wait()
 
 
-def post_batch(port, rows):
-    items = [
+def batch_items(dsn, rows, run):
+    """A batch shaped like a daily upload: many lanes, a few days, every port in play."""
+    with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute("SELECT code FROM public.ports ORDER BY code")
+        codes = [code for (code,) in cur.fetchall()]
+    rnd = random.Random(run)
+    first_day = date(2050, 1, 1) + timedelta(days=7 * run)
+    return [
         {
-            "orig_code": "CNGGZ",
-            "dest_code": "EETLL",
-            "day": (date(2050, 1, 1) + timedelta(days=i % 365)).isoformat(),
-            "price": 1000 + i % 500,
+            "orig_code": rnd.choice(codes),
+            "dest_code": rnd.choice(codes),
+            "day": (first_day + timedelta(days=rnd.randrange(7))).isoformat(),
+            "price": rnd.randrange(100, 5000),
         }
-        for i in range(rows)
+        for _ in range(rows)
     ]
+
+
+def post_batch(port, items):
+    """Seconds from sending the JSON body of POST /prices to reading the 201."""
     body = json.dumps(items).encode()
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
     started = time.perf_counter()
@@ -198,9 +249,32 @@ def post_batch(port, rows):
     payload = json.loads(response.read())
     elapsed = time.perf_counter() - started
     conn.close()
-    if response.status != 201 or payload.get("inserted") != rows:
+    if response.status != 201 or payload.get("inserted") != len(items):
         raise RuntimeError(f"batch failed: {response.status} {payload}")
-    return elapsed, len(body)
+    return elapsed
+
+
+def copy_batch(dsn, items):
+    """The floor: COPY straight into prices in one transaction (rolled back), no HTTP."""
+    text = "".join(f"{i['orig_code']}\t{i['dest_code']}\t{i['day']}\t{i['price']}\n" for i in items)
+    with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
+        started = time.perf_counter()
+        cur.copy_expert("COPY public.prices FROM STDIN", io.StringIO(text))
+        cur.execute("SELECT 1")  # statement-level checks have run
+        elapsed = time.perf_counter() - started
+        conn.rollback()
+    return elapsed
+
+
+def use_port_checks(cluster, kind):
+    """Switch the throwaway cluster between statement-level checks and row-level FKs."""
+    sql = pgcluster.PORT_CHECKS.with_name(f"port_checks_{kind}.sql").read_text()
+    cluster.psql("rates", "--single-transaction", "-f", "-", input=sql)
+
+
+def median_line(times):
+    listed = ", ".join(f"{t:.2f}" for t in times)
+    return f"{statistics.median(times):.2f} s ({listed})"
 
 
 def main(argv=None):
@@ -211,9 +285,17 @@ def main(argv=None):
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--workers", type=int, default=4, help="ours: gunicorn workers")
     parser.add_argument("--threads", type=int, default=1, help="ours: threads per worker")
+    parser.add_argument(
+        "--load",
+        choices=("wrk", "python"),
+        default="wrk" if WRK else "python",
+        help="HTTP load generator: wrk (default when installed) or Python threads",
+    )
     parser.add_argument("--batch-rows", type=int, default=50_000)
     parser.add_argument("--batch-runs", type=int, default=3)
     args = parser.parse_args(argv)
+    if args.load == "wrk" and not WRK:
+        parser.error("wrk is not installed (apt-get install wrk), or use --load python")
 
     cluster = None
     if args.dsn:
@@ -224,7 +306,7 @@ def main(argv=None):
         dsn = cluster.dsn("rates", user="rates_api", password="bench-password")
     parsed = psycopg2.extensions.parse_dsn(dsn)
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("RATES_")}
-    results = {}
+    results, ingest = {}, {}
     try:
         port = pgcluster.free_port()
         ours_env = {
@@ -246,10 +328,22 @@ def main(argv=None):
         try:
             kind = "gthread" if args.threads > 1 else "sync"
             name = f"ours (gunicorn {args.workers} workers x {args.threads} threads, {kind}, pool)"
-            results[name] = run_load(
-                http_worker, (port,), args.concurrency, args.duration, args.warmup
-            )
-            batch = [post_batch(port, args.batch_rows) for _ in range(args.batch_runs)]
+            results[name] = http_load(port, args)
+            batches = [batch_items(dsn, args.batch_rows, run) for run in range(args.batch_runs)]
+            ingest["ours: POST /prices, statement-level port checks"] = [
+                post_batch(port, items) for items in batches
+            ]
+            if cluster is not None:
+                use_port_checks(cluster, "row")
+                try:
+                    ingest["ours: POST /prices, row-level foreign keys (the dump's)"] = [
+                        post_batch(port, items) for items in batches
+                    ]
+                finally:
+                    use_port_checks(cluster, "statement")
+            ingest["floor: COPY into prices, no HTTP (rolled back)"] = [
+                copy_batch(dsn, items) for items in batches
+            ]
         finally:
             stop_server(ours)
 
@@ -260,9 +354,7 @@ def main(argv=None):
             port,
         )
         try:
-            results["reference (1 sync worker, 1 locked connection)"] = run_load(
-                http_worker, (port,), args.concurrency, args.duration, args.warmup
-            )
+            results["reference (1 sync worker, 1 locked connection)"] = http_load(port, args)
         finally:
             stop_server(ref)
 
@@ -278,7 +370,10 @@ def main(argv=None):
             cluster.stop()
 
     print(f"\nconcurrency {args.concurrency}, {args.duration:g} s per run after")
-    print(f"{args.warmup:g} s warm-up, 31-day queries, {len(LANES)} lanes, {os.cpu_count()} CPUs\n")
+    print(
+        f"{args.warmup:g} s warm-up, 31-day queries, {len(LANES)} lanes, {os.cpu_count()} CPUs,"
+        f" load from {args.load}\n"
+    )
     print("| implementation | requests/s | p50 ms | p99 ms | errors |")
     print("|---|---:|---:|---:|---:|")
     for name, r in results.items():
@@ -289,11 +384,11 @@ def main(argv=None):
     ours_r, ref_r, top_r = (results[n] for n in names)
     print(f"\nours / reference throughput: {ours_r['rps'] / ref_r['rps']:.2f}x")
     print(f"ours / upper bound throughput: {ours_r['rps'] / top_r['rps']:.2f}x")
-    times = ", ".join(f"{t:.2f}" for t, _ in batch)
-    print(
-        f"\nbatch ingest: {args.batch_rows} rows ({batch[0][1] / 1e6:.1f} MB JSON) "
-        f"POST /prices to 201: {times} s (median {statistics.median(t for t, _ in batch):.2f} s)"
-    )
+    print(f"\nbatch ingest of {args.batch_rows} rows (daily-upload shape), median (runs):\n")
+    print("| path | seconds to commit |")
+    print("|---|---:|")
+    for name, times in ingest.items():
+        print(f"| {name} | {median_line(times)} |")
     return 0
 
 

@@ -30,6 +30,12 @@ def cluster():
 
 
 @pytest.fixture(scope="session")
+def api_dsn(cluster) -> str:
+    """libpq DSN of the API role."""
+    return cluster.dsn("rates", user=API_USER, password=API_PASSWORD)
+
+
+@pytest.fixture(scope="session")
 def settings(cluster) -> Settings:
     return Settings(
         db_host="127.0.0.1",

@@ -21,6 +21,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[3]
 DUMP = REPO / "roles" / "rates_db" / "files" / "rates.sql"
 INDEXES = REPO / "roles" / "rates_db" / "files" / "indexes.sql"
+PORT_CHECKS = REPO / "roles" / "rates_db" / "files" / "port_checks_statement.sql"
 
 
 class PostgresNotFound(RuntimeError):
@@ -179,10 +180,11 @@ def load_rates(
     api_user: str = "rates_api",
     api_password: str = "rates-api-secret",  # noqa: S107 - a throwaway cluster
 ) -> None:
-    """Create the rates database from the committed dump and indexes, and the API role."""
+    """The rates database as the rates_db role leaves it: dump, indexes, port checks, API role."""
     cluster.psql("postgres", "-c", f"CREATE DATABASE {dbname}")
     cluster.psql(dbname, "--single-transaction", "-f", "-", input=DUMP.read_text())
     cluster.psql(dbname, "-f", "-", input=INDEXES.read_text())
+    cluster.psql(dbname, "--single-transaction", "-f", "-", input=PORT_CHECKS.read_text())
     grants = f"""
         CREATE ROLE {api_user} LOGIN PASSWORD '{api_password}';
         GRANT CONNECT, TEMPORARY ON DATABASE {dbname} TO {api_user};

@@ -151,6 +151,31 @@ def test_indexes_from_the_index_file_exist(api):
     assert wanted <= present
 
 
+def test_port_checks_replace_only_the_prices_foreign_keys(api):
+    foreign_keys = run(
+        api,
+        "SELECT conrelid::regclass::text, confrelid::regclass::text FROM pg_constraint"
+        " WHERE contype = 'f' ORDER BY 1",
+    )
+    assert ("prices", "ports") not in foreign_keys
+    assert ("ports", "regions") in foreign_keys
+    triggers = run(
+        api,
+        "SELECT tgname, pg_get_userbyid(p.proowner) FROM pg_trigger t"
+        " JOIN pg_proc p ON p.oid = t.tgfoid WHERE NOT tgisinternal",
+    )
+    assert len(triggers) == 5
+    assert {owner for _, owner in triggers} == {OWNER}
+
+
+def test_api_cannot_insert_a_price_for_an_unknown_port(api):
+    with pytest.raises(errors.ForeignKeyViolation, match="ZZNOT"):
+        run(
+            api,
+            "INSERT INTO prices VALUES ('ZZNOT', (SELECT min(code) FROM ports), '2016-01-01', 1)",
+        )
+
+
 def test_only_the_api_and_superusers_may_connect(server):
     acl = as_postgres(server, f"SELECT datacl::text FROM pg_database WHERE datname = '{DATABASE}'")
     grants = dict(item.split("/")[0].split("=") for item in acl.strip("{}").split(","))

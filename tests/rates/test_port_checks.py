@@ -1,0 +1,200 @@
+"""The statement-level port checks that replace the dump's row-level foreign keys.
+
+``roles/rates_db/files/port_checks_statement.sql`` must keep every guarantee of
+``prices(orig_code|dest_code) REFERENCES ports(code)``, including under concurrency, and
+``port_checks_row.sql`` must put the foreign keys back. Every test rolls back or cleans up:
+the cluster is shared by the session.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from contextlib import closing, contextmanager
+
+import psycopg2
+import psycopg2.errors
+import pytest
+
+from stackyard.testing import pgcluster
+
+TRIGGERS = {
+    "stackyard_prices_check_ports_insert",
+    "stackyard_prices_check_ports_update",
+    "stackyard_ports_check_prices_delete",
+    "stackyard_ports_check_prices_update",
+    "stackyard_ports_check_prices_truncate",
+}
+PORT_FKS_SQL = """
+SELECT conname FROM pg_constraint
+WHERE conrelid = 'public.prices'::regclass AND confrelid = 'public.ports'::regclass
+  AND contype = 'f' ORDER BY conname
+"""
+TRIGGERS_SQL = "SELECT tgname, oid FROM pg_trigger WHERE NOT tgisinternal ORDER BY tgname"
+
+
+@contextmanager
+def connect(dsn):
+    """A connection in a transaction that is rolled back at the end."""
+    with closing(psycopg2.connect(dsn)) as conn:
+        try:
+            yield conn
+        finally:
+            conn.rollback()
+
+
+def execute(conn, sql, params=None):
+    with conn.cursor() as cur:
+        cur.execute(sql, params)
+        return cur.fetchall() if cur.description else None
+
+
+def test_the_foreign_keys_are_replaced_by_the_triggers(admin):
+    assert execute(admin, PORT_FKS_SQL) == []
+    assert {name for name, _ in execute(admin, TRIGGERS_SQL)} == TRIGGERS
+
+
+def test_known_ports_are_accepted(api_dsn):
+    with connect(api_dsn) as conn:
+        execute(conn, "INSERT INTO prices VALUES ('CNGGZ', 'EETLL', '2031-01-01', 7)")
+        assert execute(conn, "SELECT count(*) FROM prices WHERE day = '2031-01-01'") == [(1,)]
+
+
+@pytest.mark.parametrize(
+    ("orig", "dest", "missing"), [("NOPE1", "EETLL", "NOPE1"), ("CNGGZ", "NOPE2", "NOPE2")]
+)
+def test_an_unknown_port_fails_the_whole_statement(api_dsn, orig, dest, missing):
+    with (
+        connect(api_dsn) as conn,
+        pytest.raises(psycopg2.errors.ForeignKeyViolation, match=missing),
+    ):
+        execute(
+            conn,
+            "INSERT INTO prices VALUES ('CNGGZ', 'EETLL', '2031-01-01', 7),"
+            " (%s, %s, '2031-01-02', 8)",
+            (orig, dest),
+        )
+
+
+def test_an_update_to_an_unknown_port_fails(cluster):
+    with (
+        connect(cluster.dsn("rates")) as conn,
+        pytest.raises(psycopg2.errors.ForeignKeyViolation, match="NOPE3"),
+    ):
+        execute(conn, "UPDATE prices SET dest_code = 'NOPE3' WHERE orig_code = 'CNGGZ'")
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "DELETE FROM ports WHERE code = 'EETLL'",
+        "UPDATE ports SET code = 'EETLX' WHERE code = 'EETLL'",
+    ],
+)
+def test_a_port_in_use_cannot_go(cluster, statement):
+    with (
+        connect(cluster.dsn("rates")) as conn,
+        pytest.raises(psycopg2.errors.ForeignKeyViolation, match="EETLL"),
+    ):
+        execute(conn, statement)
+
+
+def test_unused_ports_and_other_columns_can_change(cluster):
+    with connect(cluster.dsn("rates")) as conn:
+        execute(conn, "UPDATE ports SET name = 'Tallinn (renamed)' WHERE code = 'EETLL'")
+        execute(conn, "INSERT INTO ports VALUES ('ZZNEW', 'New', 'baltic')")
+        execute(conn, "UPDATE ports SET code = 'ZZNE2' WHERE code = 'ZZNEW'")
+        execute(conn, "DELETE FROM ports WHERE code = 'ZZNE2'")
+
+
+def test_ports_cannot_be_truncated_under_prices(cluster):
+    with (
+        connect(cluster.dsn("rates")) as conn,
+        pytest.raises(psycopg2.errors.FeatureNotSupported, match="prices"),
+    ):
+        execute(conn, "TRUNCATE ports CASCADE")
+
+
+@pytest.fixture
+def new_port(admin):
+    """A port no price uses yet; removed afterwards with any price the test left."""
+    admin.cursor().execute("INSERT INTO ports VALUES ('ZZCON', 'Concurrent', 'baltic')")
+    yield "ZZCON"
+    with admin.cursor() as cur:
+        cur.execute("DELETE FROM prices WHERE orig_code = 'ZZCON'")
+        cur.execute("DELETE FROM ports WHERE code = 'ZZCON'")
+
+
+def run_in_thread(function):
+    outcome = {}
+
+    def target():
+        try:
+            outcome["result"] = function()
+        except Exception as err:  # handed to the test
+            outcome["error"] = err
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    return thread, outcome
+
+
+def wait_until_blocked(admin, thread):
+    """Until a backend waits for a lock (the other transaction's)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        waiting = execute(
+            admin, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+        )
+        if waiting[0][0]:
+            return
+        assert thread.is_alive()
+        time.sleep(0.02)
+    pytest.fail("the second transaction never waited for the first")
+
+
+def test_a_delete_waits_for_an_open_insert_then_fails(api_dsn, cluster, admin, new_port):
+    with connect(api_dsn) as writer, connect(cluster.dsn("rates")) as deleter:
+        execute(writer, "INSERT INTO prices VALUES ('ZZCON', 'EETLL', '2031-01-01', 7)")
+        thread, outcome = run_in_thread(
+            lambda: execute(deleter, "DELETE FROM ports WHERE code = 'ZZCON'")
+        )
+        wait_until_blocked(admin, thread)
+        writer.commit()
+        thread.join(10)
+        assert isinstance(outcome.get("error"), psycopg2.errors.ForeignKeyViolation)
+
+
+def test_an_insert_waits_for_an_open_delete_then_fails(api_dsn, cluster, admin, new_port):
+    with connect(api_dsn) as writer, connect(cluster.dsn("rates")) as deleter:
+        execute(deleter, "DELETE FROM ports WHERE code = 'ZZCON'")
+        thread, outcome = run_in_thread(
+            lambda: execute(writer, "INSERT INTO prices VALUES ('ZZCON', 'EETLL', '2031-01-01', 7)")
+        )
+        wait_until_blocked(admin, thread)
+        deleter.commit()
+        thread.join(10)
+        assert isinstance(outcome.get("error"), psycopg2.errors.ForeignKeyViolation)
+        admin.cursor().execute("INSERT INTO ports VALUES ('ZZCON', 'Concurrent', 'baltic')")
+
+
+def test_applying_the_checks_again_changes_nothing(cluster, admin):
+    before = execute(admin, TRIGGERS_SQL)
+    cluster.psql(
+        "rates", "--single-transaction", "-f", "-", input=pgcluster.PORT_CHECKS.read_text()
+    )
+    assert execute(admin, TRIGGERS_SQL) == before
+
+
+def test_the_row_file_restores_the_foreign_keys(cluster):
+    restore = (pgcluster.PORT_CHECKS.parent / "port_checks_row.sql").read_text()
+    with connect(cluster.dsn("rates")) as conn:  # DDL is transactional: rolled back at the end
+        execute(conn, restore)
+        assert execute(conn, TRIGGERS_SQL) == []
+        assert execute(conn, PORT_FKS_SQL) == [
+            ("prices_dest_code_fkey",),
+            ("prices_orig_code_fkey",),
+        ]
+        execute(conn, restore)  # idempotent
+        with pytest.raises(psycopg2.errors.ForeignKeyViolation, match="prices_dest_code_fkey"):
+            execute(conn, "INSERT INTO prices VALUES ('CNGGZ', 'NOPE4', '2031-01-01', 7)")
