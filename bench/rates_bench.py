@@ -9,7 +9,7 @@ schema and data and the DSN's role needs the API grants.
 1. ours: gunicorn with ``stackyard.rates.gunicorn_conf`` (4 sync workers, as deployed)
 2. reference: one global psycopg2 connection behind a lock, ``gunicorn -b ...`` with the
    default single sync worker, like the original ``gunicorn -b :3000 wsgi``; same SQL
-3. upper bound: the same SQL through a pool by N threads, no HTTP
+3. upper bound: ours without HTTP: the same prepared SQL through a pool by N threads
 
 HTTP load comes from wrk (``apt-get install wrk``; ``bench/rates_wrk.lua``) when installed,
 else from Python threads (``--load python``).
@@ -42,7 +42,7 @@ import psycopg2
 import psycopg2.extensions
 import psycopg2.pool
 
-from stackyard.rates.queries import RATES_SQL
+from stackyard.rates.queries import RATES_SQL, RatesQuery, fetch_rates
 from stackyard.testing import pgcluster
 
 HERE = Path(__file__).resolve().parent
@@ -125,18 +125,17 @@ def http_worker(port, stop_at, record_from, latencies, errors):
 
 
 def sql_worker(pool, stop_at, record_from, latencies, errors):
+    """Ours without HTTP: the prepared statement of ``queries.fetch_rates`` per connection."""
     conn = pool.getconn()
     conn.autocommit = True
-    with conn.cursor() as cur:
-        for orig, dest in itertools.cycle(LANES):
-            started = time.perf_counter()
-            if started >= stop_at:
-                break
-            params = {"date_from": DATE_FROM, "date_to": DATE_TO, "orig": orig, "dest": dest}
-            cur.execute(RATES_SQL, params)
-            cur.fetchall()
-            if started >= record_from:
-                latencies.append(time.perf_counter() - started)
+    first, last = date.fromisoformat(DATE_FROM), date.fromisoformat(DATE_TO)
+    for orig, dest in itertools.cycle(LANES):
+        started = time.perf_counter()
+        if started >= stop_at:
+            break
+        fetch_rates(conn, RatesQuery(first, last, orig, dest))
+        if started >= record_from:
+            latencies.append(time.perf_counter() - started)
     pool.putconn(conn)
 
 
@@ -308,7 +307,7 @@ def main(argv=None):
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("RATES_")}
     results, ingest = {}, {}
     try:
-        port = pgcluster.free_port()
+        ours_port = pgcluster.free_port()
         ours_env = {
             **base_env,
             "RATES_DB_HOST": parsed.get("host", "127.0.0.1"),
@@ -317,33 +316,17 @@ def main(argv=None):
             "RATES_DB_USER": parsed.get("user", "rates_api"),
             "RATES_DB_PASSWORD": parsed.get("password", ""),
             "RATES_DB_POOL_MAX": str(max(args.threads, 1)),
-            "RATES_BIND": f"127.0.0.1:{port}",
+            "RATES_BIND": f"127.0.0.1:{ours_port}",
             "RATES_WORKERS": str(args.workers),
             "RATES_THREADS": str(args.threads),
             "RATES_LOG_LEVEL": "INFO",
         }
-        ours = start_server(
-            [str(GUNICORN), "--config", "python:stackyard.rates.gunicorn_conf"], ours_env, port
-        )
+        ours_argv = [str(GUNICORN), "--config", "python:stackyard.rates.gunicorn_conf"]
+        ours = start_server(ours_argv, ours_env, ours_port)
         try:
             kind = "gthread" if args.threads > 1 else "sync"
             name = f"ours (gunicorn {args.workers} workers x {args.threads} threads, {kind}, pool)"
-            results[name] = http_load(port, args)
-            batches = [batch_items(dsn, args.batch_rows, run) for run in range(args.batch_runs)]
-            ingest["ours: POST /prices, statement-level port checks"] = [
-                post_batch(port, items) for items in batches
-            ]
-            if cluster is not None:
-                use_port_checks(cluster, "row")
-                try:
-                    ingest["ours: POST /prices, row-level foreign keys (the dump's)"] = [
-                        post_batch(port, items) for items in batches
-                    ]
-                finally:
-                    use_port_checks(cluster, "statement")
-            ingest["floor: COPY into prices, no HTTP (rolled back)"] = [
-                copy_batch(dsn, items) for items in batches
-            ]
+            results[name] = http_load(ours_port, args)
         finally:
             stop_server(ours)
 
@@ -360,11 +343,32 @@ def main(argv=None):
 
         pool = psycopg2.pool.ThreadedConnectionPool(1, args.concurrency, dsn)
         try:
-            results[f"upper bound (SQL only, {args.concurrency} threads, pool)"] = run_load(
-                sql_worker, (pool,), args.concurrency, args.duration, args.warmup
+            results[f"upper bound (prepared SQL only, {args.concurrency} threads, pool)"] = (
+                run_load(sql_worker, (pool,), args.concurrency, args.duration, args.warmup)
             )
         finally:
             pool.closeall()
+
+        # Last: batches grow prices, and every read above must see the same table.
+        ours = start_server(ours_argv, ours_env, ours_port)
+        try:
+            batches = [batch_items(dsn, args.batch_rows, run) for run in range(args.batch_runs)]
+            ingest["ours: POST /prices, statement-level port checks"] = [
+                post_batch(ours_port, items) for items in batches
+            ]
+            if cluster is not None:
+                use_port_checks(cluster, "row")
+                try:
+                    ingest["ours: POST /prices, row-level foreign keys (the dump's)"] = [
+                        post_batch(ours_port, items) for items in batches
+                    ]
+                finally:
+                    use_port_checks(cluster, "statement")
+            ingest["floor: COPY into prices, no HTTP (rolled back)"] = [
+                copy_batch(dsn, items) for items in batches
+            ]
+        finally:
+            stop_server(ours)
     finally:
         if cluster is not None:
             cluster.stop()
