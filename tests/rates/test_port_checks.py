@@ -198,3 +198,23 @@ def test_the_row_file_restores_the_foreign_keys(cluster):
         execute(conn, restore)  # idempotent
         with pytest.raises(psycopg2.errors.ForeignKeyViolation, match="prices_dest_code_fkey"):
             execute(conn, "INSERT INTO prices VALUES ('CNGGZ', 'NOPE4', '2031-01-01', 7)")
+
+
+def test_a_port_deleted_during_a_batch_answers_409_and_writes_nothing(
+    cluster, admin, client, new_port
+):
+    batch = [
+        {"orig_code": "CNGGZ", "dest_code": "EETLL", "day": "2032-01-01", "price": 10},
+        {"orig_code": new_port, "dest_code": "EETLL", "day": "2032-01-01", "price": 11},
+    ]
+    with connect(cluster.dsn("rates")) as deleter:
+        execute(deleter, "DELETE FROM ports WHERE code = %s", (new_port,))
+        thread, outcome = run_in_thread(lambda: client.post("/prices", json=batch))
+        wait_until_blocked(admin, thread)  # the batch passed the check, waits at the insert
+        deleter.commit()
+        thread.join(10)
+    response = outcome["result"]
+    assert response.status_code == 409, response.get_json()
+    assert "nothing was written" in response.get_json()["error"]
+    assert execute(admin, "SELECT count(*) FROM prices WHERE day = '2032-01-01'") == [(0,)]
+    admin.cursor().execute("INSERT INTO ports VALUES (%s, 'Concurrent', 'baltic')", (new_port,))

@@ -15,6 +15,8 @@ import json
 from datetime import date
 from typing import Any
 
+import psycopg2.errors
+
 from stackyard.rates.errors import ApiError, BadRequest
 from stackyard.rates.queries import CODE_RE, DATE_RE
 
@@ -215,5 +217,14 @@ def store(conn: Any, batch: Batch) -> int:
                 errors += [f"unknown dest_code {dest!r}"] if dest_unknown else []
                 listed.append({"row": n, "errors": errors})
             raise bad_rows_error(unknown[0][5], batch.rows, listed)
-        cur.execute(INSERT_SQL)
+        try:
+            cur.execute(INSERT_SQL)
+        except psycopg2.errors.ForeignKeyViolation as err:
+            # a port passed the check above and was deleted before the insert committed
+            raise ApiError(
+                "a port of the batch was removed while the batch was being stored;"
+                " nothing was written",
+                status=409,
+                detail=err.diag.message_primary,
+            ) from None
         return cur.rowcount

@@ -73,8 +73,9 @@ class RatesQuery:
 # A code is a port code, a region slug (all ports of the region and its descendants), or
 # both. The origin ports become an array the (orig_code, dest_code, day) index is probed
 # with; the destination ports are checked with a hashed subplan, one probe per row (an
-# array there is searched linearly: 2.5x slower for the largest regions). One row per day of the range, newest first; the last
-# two columns say whether each code exists at all (the same on every row).
+# array there is searched linearly: 2.5x slower for the largest regions). One row per day
+# of the range, newest first; the last two columns say whether each code exists at all
+# (the same on every row).
 RATES_SQL = """
 WITH RECURSIVE
 orig_regions(slug) AS (
