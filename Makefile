@@ -61,4 +61,4 @@ molecule: substrate  ## molecule test for every role that has a scenario
 
 .PHONY: test
 test: lint substrate  ## lint, then pytest: unit, integration and every role's molecule scenario
-	pytest $(PYTEST_ARGS)
+	pytest --durations=8 $(PYTEST_ARGS)
