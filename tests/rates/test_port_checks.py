@@ -153,28 +153,26 @@ def wait_until_blocked(admin, thread):
     pytest.fail("the second transaction never waited for the first")
 
 
-def test_a_delete_waits_for_an_open_insert_then_fails(api_dsn, cluster, admin, new_port):
-    with connect(api_dsn) as writer, connect(cluster.dsn("rates")) as deleter:
-        execute(writer, "INSERT INTO prices VALUES ('ZZCON', 'EETLL', '2031-01-01', 7)")
-        thread, outcome = run_in_thread(
-            lambda: execute(deleter, "DELETE FROM ports WHERE code = 'ZZCON'")
-        )
-        wait_until_blocked(admin, thread)
-        writer.commit()
-        thread.join(10)
-        assert isinstance(outcome.get("error"), psycopg2.errors.ForeignKeyViolation)
+INSERT_ZZCON = "INSERT INTO prices VALUES ('ZZCON', 'EETLL', '2031-01-01', 7)"
+DELETE_ZZCON = "DELETE FROM ports WHERE code = 'ZZCON'"
 
 
-def test_an_insert_waits_for_an_open_delete_then_fails(api_dsn, cluster, admin, new_port):
+@pytest.mark.parametrize("first", ["insert", "delete"])
+def test_the_second_of_an_insert_and_a_delete_waits_then_fails(
+    api_dsn, cluster, admin, new_port, first
+):
     with connect(api_dsn) as writer, connect(cluster.dsn("rates")) as deleter:
-        execute(deleter, "DELETE FROM ports WHERE code = 'ZZCON'")
-        thread, outcome = run_in_thread(
-            lambda: execute(writer, "INSERT INTO prices VALUES ('ZZCON', 'EETLL', '2031-01-01', 7)")
-        )
+        steps = [(writer, INSERT_ZZCON), (deleter, DELETE_ZZCON)]
+        if first == "delete":
+            steps.reverse()
+        (first_conn, first_sql), (second_conn, second_sql) = steps
+        execute(first_conn, first_sql)
+        thread, outcome = run_in_thread(lambda: execute(second_conn, second_sql))
         wait_until_blocked(admin, thread)
-        deleter.commit()
+        first_conn.commit()
         thread.join(10)
         assert isinstance(outcome.get("error"), psycopg2.errors.ForeignKeyViolation)
+    if first == "delete":  # put the port back for new_port's cleanup
         admin.cursor().execute("INSERT INTO ports VALUES ('ZZCON', 'Concurrent', 'baltic')")
 
 
