@@ -2,6 +2,9 @@
 # Prepare the controller (a fresh Debian machine, as root) for stackyard:
 # the OS packages the Makefile needs, and a running Docker engine.
 # Idempotent: a second run only checks and returns within a second or two.
+#
+# STACKYARD_DEPLOY_ONLY=1: only what deploying to an inventory of hosts needs (no Docker
+# engine, no test tools), e.g. on a host that deploys to itself with inventories/local.
 set -euo pipefail
 
 # OS packages the controller needs:
@@ -9,7 +12,11 @@ set -euo pipefail
 #   debootstrap   builds the base image when no registry is reachable
 #   postgresql    server binaries for the Python integration tests (no cluster is created)
 #   python3-venv  the controller's virtualenv
-readonly PACKAGES=(docker.io debootstrap postgresql python3-venv git make openssl)
+if [[ ${STACKYARD_DEPLOY_ONLY:-0} == 1 ]]; then
+  readonly PACKAGES=(python3-venv git make openssl)
+else
+  readonly PACKAGES=(docker.io debootstrap postgresql python3-venv git make openssl)
+fi
 
 log() { printf '[bootstrap] %s\n' "$*"; }
 
@@ -60,4 +67,8 @@ start_docker() {
 }
 
 install_packages
-start_docker
+if [[ ${STACKYARD_DEPLOY_ONLY:-0} == 1 ]]; then
+  log "deploy only: no Docker engine"
+else
+  start_docker
+fi
