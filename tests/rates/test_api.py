@@ -1,6 +1,7 @@
 """The rates API through Flask's test client against a real PostgreSQL."""
 
 import csv
+import dataclasses
 import io
 import json
 from collections import defaultdict
@@ -231,6 +232,20 @@ def test_health_503_when_database_unreachable():
     assert body["status"] == "error" and body["database"] != "ok"
     rates = client.get("/rates?date_from=2016-01-01&date_to=2016-01-02&orig_code=A&dest_code=B")
     assert rates.status_code == 503 and rates.is_json
+
+
+def test_a_query_over_the_statement_timeout_answers_503(settings):
+    app = create_app(dataclasses.replace(settings, db_statement_timeout_ms=1))
+    response = app.test_client().get(
+        "/rates?date_from=2016-01-01&date_to=2016-01-31"
+        "&orig_code=china_main&dest_code=north_europe_main"  # ~10 ms in PostgreSQL
+    )
+    app.extensions["stackyard.rates.db"].close()
+    assert response.status_code == 503
+    assert response.get_json() == {
+        "error": "the database did not answer in time",
+        "statement_timeout_ms": 1,
+    }
 
 
 def test_health_does_not_leak_password(cluster):

@@ -8,6 +8,7 @@ import socket
 import time
 from typing import Any
 
+import psycopg2.errors
 from flask import Flask, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
@@ -86,6 +87,13 @@ def handle_unavailable(err: DatabaseUnavailable) -> tuple[Response, int]:
     return jsonify(error="the database is unavailable"), 503
 
 
+def handle_query_canceled(err: psycopg2.errors.QueryCanceled) -> tuple[Response, int]:
+    limit = settings().db_statement_timeout_ms
+    log.warning("query canceled: %s", str(err).strip(), extra={"statement_timeout_ms": limit})
+    body = {"error": "the database did not answer in time", "statement_timeout_ms": limit}
+    return jsonify(body), 503
+
+
 def handle_unexpected(err: Exception) -> tuple[Response, int]:
     log.error("unhandled error", exc_info=err)
     return jsonify(error="internal server error"), 500
@@ -133,6 +141,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_error_handler(ApiError, handle_api_error)
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(DatabaseUnavailable, handle_unavailable)
+    app.register_error_handler(psycopg2.errors.QueryCanceled, handle_query_canceled)
     app.register_error_handler(Exception, handle_unexpected)
     app.before_request(start_timer)
     app.after_request(log_request)
