@@ -107,6 +107,47 @@ def test_unused_ports_and_other_columns_can_change(cluster):
         execute(conn, "DELETE FROM ports WHERE code = 'ZZNE2'")
 
 
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "DELETE FROM ports WHERE code = 'ZZCON'",
+        "UPDATE ports SET code = 'ZZCO2' WHERE code = 'ZZCON'",
+        "TRUNCATE ports",
+    ],
+)
+def test_ports_lose_codes_only_in_read_committed(cluster, new_port, statement):
+    # an older snapshot could miss prices committed meanwhile: refused, as the FK would
+    with connect(cluster.dsn("rates")) as conn:
+        conn.set_session(isolation_level="REPEATABLE READ")
+        with pytest.raises(psycopg2.errors.SerializationFailure, match="READ COMMITTED"):
+            execute(conn, statement)
+    with connect(cluster.dsn("rates")) as conn:
+        conn.set_session(isolation_level="REPEATABLE READ")
+        execute(conn, "UPDATE ports SET name = 'renamed' WHERE code = 'ZZCON'")
+
+
+def test_the_check_functions_are_not_executable_by_others(admin):
+    assert execute(
+        admin,
+        "SELECT bool_or(has_function_privilege('rates_api', oid, 'EXECUTE')) FROM pg_proc"
+        " WHERE proname LIKE 'stackyard\\_%'",
+    ) == [(False,)]
+
+
+def test_a_foreign_key_the_checks_cannot_replace_stops_the_change(cluster):
+    restore = pgcluster.PORT_CHECKS.with_name("port_checks_row.sql").read_text()
+    with connect(cluster.dsn("rates")) as conn:  # rolled back at the end
+        execute(conn, restore)
+        execute(
+            conn,
+            "ALTER TABLE prices DROP CONSTRAINT prices_orig_code_fkey;"
+            " ALTER TABLE prices ADD CONSTRAINT prices_orig_code_fkey FOREIGN KEY (orig_code)"
+            " REFERENCES ports(code) ON DELETE CASCADE",
+        )
+        with pytest.raises(psycopg2.errors.RaiseException, match="cannot replace"):
+            execute(conn, pgcluster.PORT_CHECKS.read_text())
+
+
 def test_ports_cannot_be_truncated_under_prices(cluster):
     with (
         connect(cluster.dsn("rates")) as conn,
@@ -202,8 +243,8 @@ def test_a_port_deleted_during_a_batch_answers_409_and_writes_nothing(
     cluster, admin, client, new_port
 ):
     batch = [
-        {"orig_code": "CNGGZ", "dest_code": "EETLL", "day": "2032-01-01", "price": 10},
-        {"orig_code": new_port, "dest_code": "EETLL", "day": "2032-01-01", "price": 11},
+        {"orig_code": "CNGGZ", "dest_code": "EETLL", "day": "2099-01-01", "price": 10},
+        {"orig_code": new_port, "dest_code": "EETLL", "day": "2099-01-01", "price": 11},
     ]
     with connect(cluster.dsn("rates")) as deleter:
         execute(deleter, "DELETE FROM ports WHERE code = %s", (new_port,))
@@ -214,5 +255,5 @@ def test_a_port_deleted_during_a_batch_answers_409_and_writes_nothing(
     response = outcome["result"]
     assert response.status_code == 409, response.get_json()
     assert "nothing was written" in response.get_json()["error"]
-    assert execute(admin, "SELECT count(*) FROM prices WHERE day = '2032-01-01'") == [(0,)]
+    assert execute(admin, "SELECT count(*) FROM prices WHERE day = '2099-01-01'") == [(0,)]
     admin.cursor().execute("INSERT INTO ports VALUES (%s, 'Concurrent', 'baltic')", (new_port,))

@@ -227,4 +227,11 @@ def store(conn: Any, batch: Batch) -> int:
                 status=409,
                 detail=err.diag.message_primary,
             ) from None
+        except (psycopg2.errors.DeadlockDetected, psycopg2.errors.SerializationFailure) as err:
+            raise ApiError(
+                "the batch conflicted with a concurrent change to ports; nothing was written,"
+                " send it again",
+                status=409,
+                detail=err.diag.message_primary,
+            ) from None
         return cur.rowcount
