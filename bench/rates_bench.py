@@ -141,19 +141,17 @@ def sql_worker(pool, stop_at, record_from, latencies, errors):
 
 def run_wrk(port, concurrency, duration, warmup):
     """The same load from wrk (C, epoll), so the generator takes little of the CPU."""
-    base = [WRK, "-t", str(min(concurrency, os.cpu_count() or 1)), "-c", str(concurrency)]
-    url = f"http://127.0.0.1:{port}"
     lane_paths = list(itertools.islice(paths(), len(LANES)))
+
+    def wrk(seconds):
+        argv = [WRK, "-t", str(min(concurrency, os.cpu_count() or 1)), "-c", str(concurrency)]
+        argv += ["-d", f"{seconds:g}s", "-s", str(HERE / "rates_wrk.lua")]
+        argv += [f"http://127.0.0.1:{port}", "--", *lane_paths]
+        return subprocess.run(argv, check=True, capture_output=True, text=True).stdout
+
     if warmup > 0:
-        subprocess.run(
-            [*base, "-d", f"{warmup:g}s", url + lane_paths[0]], check=True, capture_output=True
-        )
-    out = subprocess.run(
-        [*base, "-d", f"{duration:g}s", "-s", str(HERE / "rates_wrk.lua"), url, "--", *lane_paths],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
+        wrk(warmup)
+    out = wrk(duration)
     figures = json.loads(out.strip().splitlines()[-1])
     seconds = figures["duration_us"] / 1e6
     return {
