@@ -63,11 +63,19 @@ class Batch:
         if price_error:
             errors.append(price_error)
         if errors:
-            self.bad_row_count += 1
-            if len(self.bad_rows) < MAX_REPORTED_BAD_ROWS:
-                self.bad_rows.append({"row": self.rows, "errors": errors})
+            self._record_bad(errors)
         elif not self.bad_row_count:
             self.buffer.write(f"{self.rows}\t{orig}\t{dest}\t{day}\t{int(price)}\n")
+
+    def reject(self, error: str) -> None:
+        """Count a row that cannot be read at all as bad."""
+        self.rows += 1
+        self._record_bad([error])
+
+    def _record_bad(self, errors: list[str]) -> None:
+        self.bad_row_count += 1
+        if len(self.bad_rows) < MAX_REPORTED_BAD_ROWS:
+            self.bad_rows.append({"row": self.rows, "errors": errors})
 
     def raise_if_bad(self) -> None:
         if self.bad_row_count:
@@ -122,10 +130,7 @@ def parse_json(body: bytes, max_rows: int) -> Batch:
             get = item.get
             batch.add(get("orig_code"), get("dest_code"), get("day"), get("price"), False)
         else:
-            batch.rows += 1
-            batch.bad_row_count += 1
-            if len(batch.bad_rows) < MAX_REPORTED_BAD_ROWS:
-                batch.bad_rows.append({"row": batch.rows, "errors": ["row must be an object"]})
+            batch.reject("row must be an object")
     return batch
 
 
@@ -159,11 +164,7 @@ def parse_csv(body: bytes, max_rows: int) -> Batch:
             if batch.rows >= max_rows:
                 raise too_many_rows(max_rows)
             if len(record) != width:
-                batch.rows += 1
-                batch.bad_row_count += 1
-                if len(batch.bad_rows) < MAX_REPORTED_BAD_ROWS:
-                    error = f"expected {width} fields, got {len(record)}"
-                    batch.bad_rows.append({"row": batch.rows, "errors": [error]})
+                batch.reject(f"expected {width} fields, got {len(record)}")
                 continue
             batch.add(record[o].strip(), record[d].strip(), record[day].strip(), record[p], True)
     except csv.Error as err:
