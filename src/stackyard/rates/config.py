@@ -17,6 +17,16 @@ from typing import Any
 
 ENV_PREFIX = "RATES_"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+AT_LEAST_ONE = (
+    "db_port",
+    "db_pool_max",
+    "db_connect_timeout",
+    "max_range_days",
+    "max_batch_rows",
+    "max_body_bytes",
+    "workers",
+    "threads",
+)
 
 
 class ConfigError(ValueError):
@@ -43,9 +53,7 @@ class Settings:
     threads: int = 4
 
     def __post_init__(self) -> None:
-        for name in ("db_port", "db_pool_max", "db_connect_timeout", "max_range_days"):
-            _check(name, getattr(self, name) >= 1, "must be at least 1")
-        for name in ("max_batch_rows", "max_body_bytes", "workers", "threads"):
+        for name in AT_LEAST_ONE:
             _check(name, getattr(self, name) >= 1, "must be at least 1")
         _check("db_port", self.db_port <= 65535, "must be a TCP port (1-65535)")
         _check("db_pool_min", 0 <= self.db_pool_min <= self.db_pool_max, "must be 0..db_pool_max")

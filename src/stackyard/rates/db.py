@@ -97,11 +97,7 @@ class Database:
             try:
                 conn.autocommit = True
                 yield conn
-            except BaseException:
-                broken = _discard(conn)
-                pool.putconn(conn, close=broken)
-                raise
-            else:
+            finally:
                 pool.putconn(conn, close=_discard(conn))
         finally:
             slots.release()
