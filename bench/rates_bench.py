@@ -265,8 +265,7 @@ def copy_batch(dsn, items):
 
 def use_port_checks(cluster, kind):
     """Switch the throwaway cluster between statement-level checks and row-level FKs."""
-    sql = pgcluster.PORT_CHECKS.with_name(f"port_checks_{kind}.sql").read_text()
-    cluster.psql("rates", "--single-transaction", "-f", "-", input=sql)
+    cluster.run_sql_file("rates", pgcluster.port_checks(kind))
 
 
 def median_line(times):

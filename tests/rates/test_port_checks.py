@@ -135,7 +135,7 @@ def test_the_check_functions_are_not_executable_by_others(admin):
 
 
 def test_a_foreign_key_the_checks_cannot_replace_stops_the_change(cluster):
-    restore = pgcluster.PORT_CHECKS.with_name("port_checks_row.sql").read_text()
+    restore = pgcluster.port_checks("row").read_text()
     with connect(cluster.dsn("rates")) as conn:  # rolled back at the end
         execute(conn, restore)
         execute(
@@ -145,7 +145,7 @@ def test_a_foreign_key_the_checks_cannot_replace_stops_the_change(cluster):
             " REFERENCES ports(code) ON DELETE CASCADE",
         )
         with pytest.raises(psycopg2.errors.RaiseException, match="cannot replace"):
-            execute(conn, pgcluster.PORT_CHECKS.read_text())
+            execute(conn, pgcluster.port_checks().read_text())
 
 
 def test_ports_cannot_be_truncated_under_prices(cluster):
@@ -219,14 +219,12 @@ def test_the_second_of_an_insert_and_a_delete_waits_then_fails(
 
 def test_applying_the_checks_again_changes_nothing(cluster, admin):
     before = execute(admin, TRIGGERS_SQL)
-    cluster.psql(
-        "rates", "--single-transaction", "-f", "-", input=pgcluster.PORT_CHECKS.read_text()
-    )
+    cluster.run_sql_file("rates", pgcluster.port_checks())
     assert execute(admin, TRIGGERS_SQL) == before
 
 
 def test_the_row_file_restores_the_foreign_keys(cluster):
-    restore = (pgcluster.PORT_CHECKS.parent / "port_checks_row.sql").read_text()
+    restore = pgcluster.port_checks("row").read_text()
     with connect(cluster.dsn("rates")) as conn:  # DDL is transactional: rolled back at the end
         execute(conn, restore)
         assert execute(conn, TRIGGERS_SQL) == []

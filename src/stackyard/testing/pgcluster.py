@@ -19,9 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[3]
-DUMP = REPO / "roles" / "rates_db" / "files" / "rates.sql"
-INDEXES = REPO / "roles" / "rates_db" / "files" / "indexes.sql"
-PORT_CHECKS = REPO / "roles" / "rates_db" / "files" / "port_checks_statement.sql"
+RATES_DB_FILES = REPO / "roles" / "rates_db" / "files"
+DUMP = RATES_DB_FILES / "rates.sql"
+INDEXES = RATES_DB_FILES / "indexes.sql"
+
+
+def port_checks(kind: str = "statement") -> Path:
+    """The rates_db role's port-check SQL: ``statement`` (its default) or ``row``."""
+    return RATES_DB_FILES / f"port_checks_{kind}.sql"
 
 
 class PostgresNotFound(RuntimeError):
@@ -98,6 +103,10 @@ class Cluster:
             *args,
             **kwargs,
         )
+
+    def run_sql_file(self, dbname: str, path: Path) -> subprocess.CompletedProcess:
+        """Run a SQL file in one transaction, as the rates_db role does."""
+        return self.psql(dbname, "--single-transaction", "-f", "-", input=path.read_text())
 
     def stop(self) -> None:
         if self.datadir.exists():
@@ -182,9 +191,8 @@ def load_rates(
 ) -> None:
     """The rates database as the rates_db role leaves it: dump, indexes, port checks, API role."""
     cluster.psql("postgres", "-c", f"CREATE DATABASE {dbname}")
-    cluster.psql(dbname, "--single-transaction", "-f", "-", input=DUMP.read_text())
-    cluster.psql(dbname, "-f", "-", input=INDEXES.read_text())
-    cluster.psql(dbname, "--single-transaction", "-f", "-", input=PORT_CHECKS.read_text())
+    for path in (DUMP, INDEXES, port_checks()):
+        cluster.run_sql_file(dbname, path)
     grants = f"""
         CREATE ROLE {api_user} LOGIN PASSWORD '{api_password}';
         GRANT CONNECT, TEMPORARY ON DATABASE {dbname} TO {api_user};
