@@ -36,6 +36,12 @@ def api_dsn(cluster) -> str:
 
 
 @pytest.fixture(scope="session")
+def admin_dsn(cluster) -> str:
+    """libpq DSN of the superuser."""
+    return cluster.dsn("rates")
+
+
+@pytest.fixture(scope="session")
 def settings(cluster) -> Settings:
     return Settings(
         db_host="127.0.0.1",
@@ -62,9 +68,9 @@ def client(app):
 
 
 @pytest.fixture(scope="session")
-def admin(cluster):
+def admin(admin_dsn):
     """A superuser connection straight to the database, for computing expectations."""
-    conn = psycopg2.connect(cluster.dsn("rates"))
+    conn = psycopg2.connect(admin_dsn)
     conn.autocommit = True
     yield conn
     conn.close()

@@ -76,9 +76,9 @@ def test_an_unknown_port_fails_the_whole_statement(api_dsn, orig, dest, missing)
         )
 
 
-def test_an_update_to_an_unknown_port_fails(cluster):
+def test_an_update_to_an_unknown_port_fails(admin_dsn):
     with (
-        connect(cluster.dsn("rates")) as conn,
+        connect(admin_dsn) as conn,
         pytest.raises(psycopg2.errors.ForeignKeyViolation, match="NOPE3"),
     ):
         execute(conn, "UPDATE prices SET dest_code = 'NOPE3' WHERE orig_code = 'CNGGZ'")
@@ -91,16 +91,16 @@ def test_an_update_to_an_unknown_port_fails(cluster):
         "UPDATE ports SET code = 'EETLX' WHERE code = 'EETLL'",
     ],
 )
-def test_a_port_in_use_cannot_go(cluster, statement):
+def test_a_port_in_use_cannot_go(admin_dsn, statement):
     with (
-        connect(cluster.dsn("rates")) as conn,
+        connect(admin_dsn) as conn,
         pytest.raises(psycopg2.errors.ForeignKeyViolation, match="EETLL"),
     ):
         execute(conn, statement)
 
 
-def test_unused_ports_and_other_columns_can_change(cluster):
-    with connect(cluster.dsn("rates")) as conn:
+def test_unused_ports_and_other_columns_can_change(admin_dsn):
+    with connect(admin_dsn) as conn:
         execute(conn, "UPDATE ports SET name = 'Tallinn (renamed)' WHERE code = 'EETLL'")
         execute(conn, "INSERT INTO ports VALUES ('ZZNEW', 'New', 'baltic')")
         execute(conn, "UPDATE ports SET code = 'ZZNE2' WHERE code = 'ZZNEW'")
@@ -115,13 +115,13 @@ def test_unused_ports_and_other_columns_can_change(cluster):
         "TRUNCATE ports",
     ],
 )
-def test_ports_lose_codes_only_in_read_committed(cluster, new_port, statement):
+def test_ports_lose_codes_only_in_read_committed(admin_dsn, new_port, statement):
     # an older snapshot could miss prices committed meanwhile: refused, as the FK would
-    with connect(cluster.dsn("rates")) as conn:
+    with connect(admin_dsn) as conn:
         conn.set_session(isolation_level="REPEATABLE READ")
         with pytest.raises(psycopg2.errors.SerializationFailure, match="READ COMMITTED"):
             execute(conn, statement)
-    with connect(cluster.dsn("rates")) as conn:
+    with connect(admin_dsn) as conn:
         conn.set_session(isolation_level="REPEATABLE READ")
         execute(conn, "UPDATE ports SET name = 'renamed' WHERE code = 'ZZCON'")
 
@@ -134,9 +134,9 @@ def test_the_check_functions_are_not_executable_by_others(admin):
     ) == [(False,)]
 
 
-def test_a_foreign_key_the_checks_cannot_replace_stops_the_change(cluster):
+def test_a_foreign_key_the_checks_cannot_replace_stops_the_change(admin_dsn):
     restore = pgcluster.port_checks("row").read_text()
-    with connect(cluster.dsn("rates")) as conn:  # rolled back at the end
+    with connect(admin_dsn) as conn:  # rolled back at the end
         execute(conn, restore)
         execute(
             conn,
@@ -148,9 +148,9 @@ def test_a_foreign_key_the_checks_cannot_replace_stops_the_change(cluster):
             execute(conn, pgcluster.port_checks().read_text())
 
 
-def test_ports_cannot_be_truncated_under_prices(cluster):
+def test_ports_cannot_be_truncated_under_prices(admin_dsn):
     with (
-        connect(cluster.dsn("rates")) as conn,
+        connect(admin_dsn) as conn,
         pytest.raises(psycopg2.errors.FeatureNotSupported, match="prices"),
     ):
         execute(conn, "TRUNCATE ports CASCADE")
@@ -200,9 +200,9 @@ DELETE_ZZCON = "DELETE FROM ports WHERE code = 'ZZCON'"
 
 @pytest.mark.parametrize("first", ["insert", "delete"])
 def test_the_second_of_an_insert_and_a_delete_waits_then_fails(
-    api_dsn, cluster, admin, new_port, first
+    admin_dsn, api_dsn, admin, new_port, first
 ):
-    with connect(api_dsn) as writer, connect(cluster.dsn("rates")) as deleter:
+    with connect(api_dsn) as writer, connect(admin_dsn) as deleter:
         steps = [(writer, INSERT_ZZCON), (deleter, DELETE_ZZCON)]
         if first == "delete":
             steps.reverse()
@@ -213,8 +213,6 @@ def test_the_second_of_an_insert_and_a_delete_waits_then_fails(
         first_conn.commit()
         thread.join(10)
         assert isinstance(outcome.get("error"), psycopg2.errors.ForeignKeyViolation)
-    if first == "delete":  # put the port back for new_port's cleanup
-        admin.cursor().execute("INSERT INTO ports VALUES ('ZZCON', 'Concurrent', 'baltic')")
 
 
 def test_applying_the_checks_again_changes_nothing(cluster, admin):
@@ -223,9 +221,9 @@ def test_applying_the_checks_again_changes_nothing(cluster, admin):
     assert execute(admin, TRIGGERS_SQL) == before
 
 
-def test_the_row_file_restores_the_foreign_keys(cluster):
+def test_the_row_file_restores_the_foreign_keys(admin_dsn):
     restore = pgcluster.port_checks("row").read_text()
-    with connect(cluster.dsn("rates")) as conn:  # DDL is transactional: rolled back at the end
+    with connect(admin_dsn) as conn:  # DDL is transactional: rolled back at the end
         execute(conn, restore)
         assert execute(conn, TRIGGERS_SQL) == []
         assert execute(conn, PORT_FKS_SQL) == [
@@ -238,13 +236,13 @@ def test_the_row_file_restores_the_foreign_keys(cluster):
 
 
 def test_a_port_deleted_during_a_batch_answers_409_and_writes_nothing(
-    cluster, admin, client, new_port
+    admin_dsn, admin, client, new_port
 ):
     batch = [
         {"orig_code": "CNGGZ", "dest_code": "EETLL", "day": "2099-01-01", "price": 10},
         {"orig_code": new_port, "dest_code": "EETLL", "day": "2099-01-01", "price": 11},
     ]
-    with connect(cluster.dsn("rates")) as deleter:
+    with connect(admin_dsn) as deleter:
         execute(deleter, "DELETE FROM ports WHERE code = %s", (new_port,))
         thread, outcome = run_in_thread(lambda: client.post("/prices", json=batch))
         wait_until_blocked(admin, thread)  # the batch passed the check, waits at the insert
@@ -254,4 +252,3 @@ def test_a_port_deleted_during_a_batch_answers_409_and_writes_nothing(
     assert response.status_code == 409, response.get_json()
     assert "nothing was written" in response.get_json()["error"]
     assert execute(admin, "SELECT count(*) FROM prices WHERE day = '2099-01-01'") == [(0,)]
-    admin.cursor().execute("INSERT INTO ports VALUES (%s, 'Concurrent', 'baltic')", (new_port,))
