@@ -2,16 +2,14 @@
 
 import json
 import os
-import signal
-import subprocess
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from stackyard.testing.pgcluster import free_port, wait_for_port
+from stackyard.testing.http import request_json as http
+from stackyard.testing.http import serving
+from stackyard.testing.pgcluster import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -35,34 +33,9 @@ def served(settings, tmp_path_factory):
         "RATES_THREADS": "2",
         "RATES_LOG_LEVEL": "INFO",
     }
-    with open(log, "wb") as stderr:
-        proc = subprocess.Popen(
-            [str(GUNICORN), "--config", "python:stackyard.rates.gunicorn_conf"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-        )
-    try:
-        wait_for_port("127.0.0.1", port, timeout=30)
+    argv = [str(GUNICORN), "--config", "python:stackyard.rates.gunicorn_conf"]
+    with open(log, "wb") as stderr, serving(argv, env, port, stderr=stderr):
         yield f"http://127.0.0.1:{port}", log
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def http(method, url, body=None, content_type="application/json"):
-    request = urllib.request.Request(url, data=body, method=method)
-    if body is not None:
-        request.add_header("Content-Type", content_type)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read())
 
 
 def test_gunicorn_serves_rates_health_and_batches(served):

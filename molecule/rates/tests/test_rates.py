@@ -8,14 +8,14 @@ its environment file on the API host, so the test holds whatever the deployment 
 import csv
 import io
 import json
-import urllib.error
-import urllib.request
 from collections import defaultdict
 from datetime import date, timedelta
 
 import psycopg2
 import pytest
 import testinfra
+
+from stackyard.testing.http import request_json
 
 API_HOST = "mol-rates-api"
 DB_HOST = "mol-rates-db"
@@ -58,14 +58,7 @@ def api_url() -> str:
 
 
 def http(method: str, url: str, body: bytes | None = None, content_type: str = "application/json"):
-    request = urllib.request.Request(url, data=body, method=method)
-    if body is not None:
-        request.add_header("Content-Type", content_type)
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read())
+    return request_json(method, url, body, content_type, timeout=60)
 
 
 def rows(db, sql: str, params=()) -> list[tuple]:
