@@ -34,6 +34,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
@@ -44,6 +45,7 @@ import psycopg2.pool
 
 from stackyard.rates.queries import RATES_SQL, RatesQuery, fetch_rates
 from stackyard.testing import pgcluster
+from stackyard.testing.http import serving
 
 HERE = Path(__file__).resolve().parent
 GUNICORN = Path(sys.executable).parent / "gunicorn"
@@ -195,34 +197,26 @@ def http_load(port, args):
 # ---- servers ---------------------------------------------------------------------------
 
 
-def start_server(argv, env, port):
-    proc = subprocess.Popen(
-        argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=HERE
-    )
-    pgcluster.wait_for_port("127.0.0.1", port, timeout=30)
-    # first request warms the workers' imports and pools
-    for _ in range(4):
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        conn.request("GET", next(paths()))
-        conn.getresponse().read()
-        conn.close()
-    return proc
+@contextmanager
+def warm_server(argv, env, port):
+    """The server for the length of the block, its workers' imports and pools warmed first."""
+    with serving(argv, env, port):
+        for _ in range(4):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            conn.request("GET", next(paths()))
+            conn.getresponse().read()
+            conn.close()
+        yield
 
 
-def stop_server(proc):
-    proc.terminate()
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
-def batch_items(dsn, rows, run):
-    """A batch shaped like a daily upload: many lanes, a few days, every port in play."""
+def port_codes(dsn):
     with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
         cur.execute("SELECT code FROM public.ports ORDER BY code")
-        codes = [code for (code,) in cur.fetchall()]
+        return [code for (code,) in cur.fetchall()]
+
+
+def batch_items(codes, rows, run):
+    """A batch shaped like a daily upload: many lanes, a few days, every port in play."""
     rnd = random.Random(run)
     first_day = date(2050, 1, 1) + timedelta(days=7 * run)
     return [
@@ -256,8 +250,7 @@ def copy_batch(dsn, items):
     text = "".join(f"{i['orig_code']}\t{i['dest_code']}\t{i['day']}\t{i['price']}\n" for i in items)
     with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
         started = time.perf_counter()
-        cur.copy_expert("COPY public.prices FROM STDIN", io.StringIO(text))
-        cur.execute("SELECT 1")  # statement-level checks have run
+        cur.copy_expert("COPY public.prices FROM STDIN", io.StringIO(text))  # checks included
         elapsed = time.perf_counter() - started
         conn.rollback()
     return elapsed
@@ -319,24 +312,18 @@ def main(argv=None):
             "RATES_LOG_LEVEL": "INFO",
         }
         ours_argv = [str(GUNICORN), "--config", "python:stackyard.rates.gunicorn_conf"]
-        ours = start_server(ours_argv, ours_env, ours_port)
-        try:
+        with warm_server(ours_argv, ours_env, ours_port):
             kind = "gthread" if args.threads > 1 else "sync"
             name = f"ours (gunicorn {args.workers} workers x {args.threads} threads, {kind}, pool)"
             results[name] = http_load(ours_port, args)
-        finally:
-            stop_server(ours)
 
         port = pgcluster.free_port()
-        ref = start_server(
+        with warm_server(
             [str(GUNICORN), "-b", f"127.0.0.1:{port}", "rates_bench:reference_app()"],
             {**base_env, "RATES_BENCH_DSN": dsn, "PYTHONPATH": str(HERE)},
             port,
-        )
-        try:
+        ):
             results["reference (1 sync worker, 1 locked connection)"] = http_load(port, args)
-        finally:
-            stop_server(ref)
 
         pool = psycopg2.pool.ThreadedConnectionPool(1, args.concurrency, dsn)
         try:
@@ -347,9 +334,9 @@ def main(argv=None):
             pool.closeall()
 
         # Last: batches grow prices, and every read above must see the same table.
-        ours = start_server(ours_argv, ours_env, ours_port)
-        try:
-            batches = [batch_items(dsn, args.batch_rows, run) for run in range(args.batch_runs)]
+        with warm_server(ours_argv, ours_env, ours_port):
+            codes = port_codes(dsn)
+            batches = [batch_items(codes, args.batch_rows, run) for run in range(args.batch_runs)]
             ingest["ours: POST /prices, statement-level port checks"] = [
                 post_batch(ours_port, items) for items in batches
             ]
@@ -364,8 +351,6 @@ def main(argv=None):
             ingest["floor: COPY into prices, no HTTP (rolled back)"] = [
                 copy_batch(dsn, items) for items in batches
             ]
-        finally:
-            stop_server(ours)
     finally:
         if cluster is not None:
             cluster.stop()
