@@ -6,8 +6,10 @@ SHELL := /bin/bash
 # Caches live outside the clone so a fresh clone reuses them; all are safe to delete.
 export STACKYARD_CACHE ?= $(HOME)/.cache/stackyard
 REQS_HASH := $(shell sha1sum < requirements/dev.txt | cut -c1-12)
+# Third-party packages: one cached venv per requirements set, shared by every clone.
 VENV ?= $(STACKYARD_CACHE)/venv-$(REQS_HASH)
-BIN := $(VENV)/bin
+# This clone's own venv on top of it: imports this clone's src/ (scripts/clone-venv.sh).
+BIN := $(CURDIR)/.venv/bin
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
@@ -23,17 +25,20 @@ help:  ## list the targets
 host:  ## install OS packages and start the Docker engine (root, idempotent)
 	scripts/bootstrap-host.sh
 
-$(BIN)/.installed: requirements/dev.txt
-	rm -rf $(VENV) && python3 -m venv $(VENV)
-	$(BIN)/pip install --quiet -r requirements/dev.txt
-	touch $@
+# flock: two clones making the same venv at once wait for each other instead of racing.
+$(VENV)/.installed: requirements/dev.txt
+	mkdir -p $(STACKYARD_CACHE)
+	flock $(STACKYARD_CACHE)/.venv.lock bash -euc '\
+	  [[ -f $@ && $@ -nt requirements/dev.txt ]] && exit 0; \
+	  rm -rf $(VENV) && python3 -m venv $(VENV); \
+	  $(VENV)/bin/pip install --quiet -r requirements/dev.txt; \
+	  touch $@'
 	@# venvs of older requirement sets are dead weight
 	find $(STACKYARD_CACHE) -maxdepth 1 -name 'venv-*' ! -path '$(VENV)' -exec rm -rf {} +
 
 .PHONY: venv
-venv: host $(BIN)/.installed  ## create the controller virtualenv (cached by requirements hash)
-	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
-	ln -sfn $(VENV) .venv
+venv: host $(VENV)/.installed  ## create the controller virtualenv (cached by requirements hash)
+	scripts/clone-venv.sh $(VENV) .venv
 
 .PHONY: substrate
 substrate: venv  ## build (or confirm) the systemd container image
