@@ -7,15 +7,22 @@
 # engine, no test tools), e.g. on a host that deploys to itself with inventories/local.
 set -euo pipefail
 
-# OS packages the controller needs:
-#   docker.io     the container engine behind molecule and the containers inventory
-#   debootstrap   builds the base image when no registry is reachable
-#   postgresql    server binaries for the Python integration tests (no cluster is created)
-#   python3-venv  the controller's virtualenv
+# OS packages the controller needs, one per line (environments add theirs here).
+DEPLOY_PACKAGES=(
+  python3-venv # the controller's virtualenv
+  git
+  make
+  openssl
+)
+TEST_PACKAGES=(
+  docker.io   # the container engine behind molecule and the containers inventory
+  debootstrap # builds the base image when no registry is reachable
+  postgresql  # server binaries for the Python integration tests (no cluster is created)
+)
 if [[ ${STACKYARD_DEPLOY_ONLY:-0} == 1 ]]; then
-  readonly PACKAGES=(python3-venv git make openssl)
+  readonly PACKAGES=("${DEPLOY_PACKAGES[@]}")
 else
-  readonly PACKAGES=(docker.io debootstrap postgresql python3-venv git make openssl)
+  readonly PACKAGES=("${DEPLOY_PACKAGES[@]}" "${TEST_PACKAGES[@]}")
 fi
 
 log() { printf '[bootstrap] %s\n' "$*"; }
