@@ -25,11 +25,12 @@ help:  ## list the targets
 host:  ## install OS packages and start the Docker engine (root, idempotent)
 	scripts/bootstrap-host.sh
 
-# flock: two clones making the same venv at once wait for each other instead of racing.
-$(VENV)/.installed: requirements/dev.txt
+# The venv's name carries the requirements' hash, so the marker alone says it is complete
+# (file times differ between clones). flock: clones making it at once wait for each other.
+$(VENV)/.installed:
 	mkdir -p $(STACKYARD_CACHE)
 	flock $(STACKYARD_CACHE)/.venv.lock bash -euc '\
-	  [[ -f $@ && $@ -nt requirements/dev.txt ]] && exit 0; \
+	  [[ -f $@ ]] && exit 0; \
 	  rm -rf $(VENV) && python3 -m venv $(VENV); \
 	  $(VENV)/bin/pip install --quiet -r requirements/dev.txt; \
 	  touch $@'
