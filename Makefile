@@ -16,6 +16,9 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 INVENTORY ?= inventories/containers
 ROLES_WITH_SCENARIOS := $(patsubst roles/%/molecule/default/molecule.yml,%,$(wildcard roles/*/molecule/default/molecule.yml))
 PYTEST_ARGS ?=
+# pytest-xdist workers: molecule scenarios wait on systemd, apt and the network as much as
+# they compute, so a few run side by side on two cores (docs/testing.md has the timings).
+TEST_WORKERS ?= 3
 
 .PHONY: help
 help:  ## list the targets
@@ -67,4 +70,4 @@ molecule: substrate  ## molecule test for every role that has a scenario
 
 .PHONY: test
 test: lint substrate  ## lint, then pytest: unit, integration and every role's molecule scenario
-	pytest --durations=8 $(PYTEST_ARGS)
+	pytest -n $(TEST_WORKERS) --dist loadgroup --durations=8 $(PYTEST_ARGS)

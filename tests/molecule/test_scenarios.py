@@ -2,7 +2,8 @@
 
 Each role's `molecule/<scenario>/` and each whole-stack scenario under `molecule/`
 becomes one test, so pytest's summary counts them. Deselect with `-m "not molecule"`;
-pick some with `-k common`. The full molecule log of each run is kept under
+pick some with `-k common`. Scenarios run concurrently under `make test` (xdist workers;
+tests/conftest.py orders them longest first). The full molecule log of each run is kept under
 $STACKYARD_CACHE/logs/ and its tail is shown on failure.
 """
 
@@ -18,6 +19,9 @@ SCENARIOS = sorted(ROOT.glob("roles/*/molecule/*/molecule.yml")) + sorted(
     ROOT.glob("molecule/*/molecule.yml")
 )
 LOG_DIR = Path(os.environ.get("STACKYARD_CACHE", Path.home() / ".cache/stackyard")) / "logs"
+# Scenarios whose id contains one of these words run one at a time on one xdist worker:
+# Nomad leaves cgroup directories on the host that two Nomad agents would share.
+EXCLUSIVE_GROUPS = ("nomad",)
 
 
 def _scenario_id(molecule_yml: Path) -> str:
@@ -26,8 +30,15 @@ def _scenario_id(molecule_yml: Path) -> str:
     return f"{owner}-{molecule_yml.parent.name}"
 
 
+def _param(molecule_yml: Path):
+    instance = _scenario_id(molecule_yml)
+    groups = [word for word in EXCLUSIVE_GROUPS if word in instance]
+    marks = [pytest.mark.xdist_group(groups[0])] if groups else []
+    return pytest.param(molecule_yml, id=instance, marks=marks)
+
+
 @pytest.mark.molecule
-@pytest.mark.parametrize("molecule_yml", SCENARIOS, ids=[_scenario_id(s) for s in SCENARIOS])
+@pytest.mark.parametrize("molecule_yml", [_param(s) for s in SCENARIOS])
 def test_molecule_scenario_passes(molecule_yml: Path) -> None:
     instance = _scenario_id(molecule_yml)
     LOG_DIR.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,90 @@
+"""Suite-wide scheduling and timing.
+
+`make test` runs pytest with several xdist workers (`-n`, `--dist loadgroup`): the long
+tests (molecule scenarios, target deployments, artifact runs) go first, longest first by
+the durations the last run recorded, so the workers finish together; the Python tests fill
+the gaps. Tests that must not overlap share an xdist group (e.g. everything running
+Nomad, which leaves cgroup directories on the host). At the end the suite prints a table
+of the long tests' durations and keeps it under $STACKYARD_CACHE/logs/ for the next
+run's ordering (safe to delete: unknown tests are assumed long).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+CACHE = Path(os.environ.get("STACKYARD_CACHE", Path.home() / ".cache/stackyard"))
+TIMINGS = CACHE / "logs/test-timings.json"
+LONG_MARKERS = ("molecule", "targets", "artifacts")
+UNKNOWN_LONG_SECONDS = 300.0
+MOLECULE_NETWORK = "stackyard-molecule"
+
+
+def _is_long(keywords) -> bool:
+    return any(marker in keywords for marker in LONG_MARKERS)
+
+
+def _previous_timings() -> dict[str, float]:
+    try:
+        return json.loads(TIMINGS.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    previous = _previous_timings()
+
+    def expected(item: pytest.Item) -> float:
+        if not _is_long(item.keywords):
+            return 0.0
+        return previous.get(item.nodeid, UNKNOWN_LONG_SECONDS)
+
+    # Stable sort: long tests first, longest first; the rest keep their order. Every
+    # xdist worker computes the same order from the same file, as xdist requires.
+    items.sort(key=lambda item: -expected(item))
+
+
+def _docker(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, check=False)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if hasattr(session.config, "workerinput"):
+        return  # an xdist worker; the controller does this once
+    # Scenarios put their containers on one network. It is made here, once, without
+    # molecule's owner label: concurrent `molecule create` runs then find it instead of
+    # racing to make it, and a finishing scenario's `destroy` leaves it (and the other
+    # scenarios' containers on it) alone.
+    owner = _docker("network", "inspect", "-f", '{{index .Labels "owner"}}', MOLECULE_NETWORK)
+    if owner.returncode == 0 and owner.stdout.strip() == "molecule":
+        _docker("network", "rm", MOLECULE_NETWORK)
+    if _docker("network", "inspect", MOLECULE_NETWORK).returncode != 0:
+        _docker("network", "create", MOLECULE_NETWORK)
+
+
+_durations: dict[str, tuple[float, str]] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call" and _is_long(report.keywords):
+        _durations[report.nodeid] = (report.duration, report.outcome)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
+    if not _durations or hasattr(config, "workerinput"):
+        return
+    rows = sorted(_durations.items(), key=lambda kv: -kv[1][0])
+    terminalreporter.write_sep("=", "long tests (seconds; kept for the next run's order)")
+    for nodeid, (seconds, outcome) in rows:
+        terminalreporter.write_line(f"{seconds:8.1f}  {outcome:<7}  {nodeid}")
+    total = sum(seconds for seconds, _ in _durations.values())
+    terminalreporter.write_line(f"{total:8.1f}  (sum; wall time is less with -n workers)")
+    timings = _previous_timings()
+    timings.update({nodeid: round(seconds, 1) for nodeid, (seconds, _) in rows})
+    TIMINGS.parent.mkdir(parents=True, exist_ok=True)
+    TIMINGS.write_text(json.dumps(timings, indent=1, sort_keys=True))
