@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from datetime import date
 from typing import Any
 
@@ -19,10 +18,12 @@ import psycopg2.errors
 
 from stackyard.rates.errors import ApiError, BadRequest
 from stackyard.rates.queries import CODE_RE, DATE_RE
+from stackyard.web.jsonstream import iter_array
 
 FIELDS = ("orig_code", "dest_code", "day", "price")
 MAX_REPORTED_BAD_ROWS = 100
 PRICE_MAX = 2**31 - 1  # prices.price is an integer column
+PRICE_MAX_DIGITS = len(str(PRICE_MAX))
 
 
 class Batch:
@@ -90,17 +91,24 @@ def check_price(price: Any, from_text: bool) -> str | None:
     if from_text:
         text = price.strip()
         if not text.isascii() or not text.isdigit():
-            return f"price must be a non-negative integer, got {price!r}"
+            return f"price must be a non-negative integer, got {_short(price)}"
+        if len(text.lstrip("0")) > PRICE_MAX_DIGITS:  # int() refuses > 4,300 digits
+            return f"price must be at most {PRICE_MAX}"
         value = int(text)
     elif type(price) is int:
         value = price
         if value < 0:
-            return f"price must be a non-negative integer, got {price!r}"
+            return f"price must be a non-negative integer, got {_short(price)}"
     else:
-        return f"price must be a non-negative integer, got {price!r}"
+        return f"price must be a non-negative integer, got {_short(price)}"
     if value > PRICE_MAX:
         return f"price must be at most {PRICE_MAX}"
     return None
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def bad_rows_error(count: int, total: int, listed: list[dict[str, Any]]) -> BadRequest:
@@ -116,22 +124,24 @@ def too_many_rows(max_rows: int) -> ApiError:
 
 
 def parse_json(body: bytes, max_rows: int) -> Batch:
-    try:
-        items = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as err:
-        raise BadRequest(f"the body is not valid JSON: {err}") from None
-    if not isinstance(items, list):
-        raise BadRequest("the body must be a JSON array of price objects")
-    if len(items) > max_rows:
-        raise too_many_rows(max_rows)
+    """Items are decoded one at a time: more than ``max_rows`` stops the parse (413)."""
     batch = Batch()
-    for item in items:
-        if isinstance(item, dict):
-            get = item.get
-            batch.add(get("orig_code"), get("dest_code"), get("day"), get("price"), False)
-        else:
-            batch.reject("row must be an object")
+    try:
+        for item in iter_array(body, max_rows):
+            add_item(batch, item)
+    except ApiError as err:
+        if err.status == 413:
+            raise too_many_rows(max_rows) from None
+        raise
     return batch
+
+
+def add_item(batch: Batch, item: Any) -> None:
+    if isinstance(item, dict):
+        get = item.get
+        batch.add(get("orig_code"), get("dest_code"), get("day"), get("price"), False)
+    else:
+        batch.reject("row must be an object")
 
 
 def parse_csv(body: bytes, max_rows: int) -> Batch:
