@@ -73,7 +73,7 @@ def post_prices() -> tuple[Response, int]:
     return jsonify(inserted=inserted), 201
 
 
-def health() -> tuple[Response, int]:
+def health() -> tuple[Response, int] | tuple[Response, int, dict[str, str]]:
     """The database's own error text (host names, addresses) goes to the log only."""
     try:
         with database().connection() as conn, conn.cursor() as cur:
@@ -82,11 +82,13 @@ def health() -> tuple[Response, int]:
     except Exception as err:  # any database failure makes the service unhealthy
         reason = getattr(err, "reason", None) or f"{type(err).__name__}: {err}".strip()
         log.warning("health check failed: %s", reason)
-        return jsonify(status="error", database="unavailable"), 503
+        return jsonify(status="error", database="unavailable"), 503, {"Retry-After": "2"}
     return jsonify(status="ok", database="ok"), 200
 
 
-def handle_query_canceled(err: psycopg2.errors.QueryCanceled) -> tuple[Response, int]:
+def handle_query_canceled(
+    err: psycopg2.errors.QueryCanceled,
+) -> tuple[Response, int, dict[str, str]]:
     limit = settings().db_statement_timeout_ms
     log.warning("query canceled: %s", str(err).strip(), extra={"statement_timeout_ms": limit})
     body = {"error": "the database did not answer in time", "statement_timeout_ms": limit}
