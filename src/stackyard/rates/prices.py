@@ -60,13 +60,13 @@ class Batch:
                     self._days.add(day)
                 except ValueError:
                     errors.append(f"day {day!r} is not a valid date")
-        price_error = check_price(price, from_text)
-        if price_error:
-            errors.append(price_error)
+        value = parse_price(price, from_text)
+        if isinstance(value, str):
+            errors.append(value)
         if errors:
             self._record_bad(errors)
         elif not self.bad_row_count:
-            self.buffer.write(f"{self.rows}\t{orig}\t{dest}\t{day}\t{int(price)}\n")
+            self.buffer.write(f"{self.rows}\t{orig}\t{dest}\t{day}\t{value}\n")
 
     def reject(self, error: str) -> None:
         """Count a row that cannot be read at all as bad."""
@@ -85,16 +85,18 @@ class Batch:
             raise BadRequest("the batch is empty")
 
 
-def check_price(price: Any, from_text: bool) -> str | None:
+def parse_price(price: Any, from_text: bool) -> int | str:
+    """The price as an int, or the error message (a str)."""
     if price is None or price == "":
         return "price is required"
     if from_text:
         text = price.strip()
         if not text.isascii() or not text.isdigit():
             return f"price must be a non-negative integer, got {_short(price)}"
-        if len(text.lstrip("0")) > PRICE_MAX_DIGITS:  # int() refuses > 4,300 digits
+        digits = text.lstrip("0") or "0"
+        if len(digits) > PRICE_MAX_DIGITS:  # before int(): it refuses over 4,300 digits
             return f"price must be at most {PRICE_MAX}"
-        value = int(text)
+        value = int(digits)
     elif type(price) is int:
         value = price
         if value < 0:
@@ -103,7 +105,7 @@ def check_price(price: Any, from_text: bool) -> str | None:
         return f"price must be a non-negative integer, got {_short(price)}"
     if value > PRICE_MAX:
         return f"price must be at most {PRICE_MAX}"
-    return None
+    return value
 
 
 def _short(value: Any, limit: int = 40) -> str:
