@@ -41,6 +41,16 @@ def test_malformed_headers_keep_the_peer():
 
 
 def test_parse_networks_names_a_bad_entry():
-    assert len(parse_networks("127.0.0.1, ::1 ,10.0.0.0/8,")) == 3
+    assert len(parse_networks("127.0.0.1, ::1 ,10.0.0.0/8,unix,")) == 3
     with pytest.raises(ValueError, match="bogus"):
         parse_networks("127.0.0.1,bogus")
+
+
+def test_unix_socket_peers_are_trusted_when_listed():
+    import socket
+
+    left, right = socket.socketpair(socket.AF_UNIX)
+    with left, right:
+        headers = {"gunicorn.socket": left, "HTTP_X_FORWARDED_FOR": "203.0.113.7"}
+        assert client_of("", headers, trusted="127.0.0.1,unix")[0] == "203.0.113.7"
+        assert client_of("", headers, trusted="127.0.0.1")[0] == ""

@@ -5,16 +5,21 @@ networks, the client is the right-most ``X-Forwarded-For`` address that is not i
 trusted proxy (or ``X-Real-IP`` when there is no ``X-Forwarded-For``); ``REMOTE_ADDR``
 becomes it and the peer is kept in ``stackyard.peer_addr``. From any other peer both
 headers are ignored, so a client cannot choose the address that gets logged.
+
+The entry ``unix`` trusts peers on a Unix socket (gunicorn reports no address for them):
+only processes allowed to open the socket file can connect, like loopback.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import socket
 from collections.abc import Callable, Iterable
 from typing import Any
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-DEFAULT_TRUSTED = "127.0.0.1,::1"
+DEFAULT_TRUSTED = "127.0.0.1,::1,unix"
+UNIX = "unix"
 
 
 def parse_networks(spec: str | Iterable[str]) -> tuple[Network, ...]:
@@ -22,7 +27,7 @@ def parse_networks(spec: str | Iterable[str]) -> tuple[Network, ...]:
     items = spec.split(",") if isinstance(spec, str) else list(spec)
     networks = []
     for item in (i.strip() for i in items):
-        if item:
+        if item and item != UNIX:
             try:
                 networks.append(ipaddress.ip_network(item, strict=False))
             except ValueError:
@@ -44,10 +49,18 @@ class TrustedProxies:
     def __init__(self, app: Callable[..., Any], trusted: str | Iterable[str] = DEFAULT_TRUSTED):
         self.app = app
         self.networks = parse_networks(trusted)
+        items = trusted.split(",") if isinstance(trusted, str) else list(trusted)
+        self.unix = UNIX in (i.strip() for i in items)
 
     def trusted(self, address: str | None) -> bool:
         ip = _address(address or "")
         return ip is not None and any(ip in net for net in self.networks)
+
+    def trusted_peer(self, environ: dict[str, Any]) -> bool:
+        sock = environ.get("gunicorn.socket")
+        if self.unix and sock is not None and sock.family == socket.AF_UNIX:
+            return True
+        return self.trusted(environ.get("REMOTE_ADDR"))
 
     def client(self, environ: dict[str, Any]) -> str | None:
         forwarded = environ.get("HTTP_X_FORWARDED_FOR", "")
@@ -65,7 +78,7 @@ class TrustedProxies:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         peer = environ.get("REMOTE_ADDR")
         environ["stackyard.peer_addr"] = peer
-        if self.trusted(peer):
+        if self.trusted_peer(environ):
             client = self.client(environ)
             if client:
                 environ["REMOTE_ADDR"] = client
