@@ -39,6 +39,8 @@ def test_same_key_same_body_is_stored_once(client, stored, admin):
     again = post(client, items(7), key)
     assert (first.status_code, first.get_json()) == (201, {"inserted": 7})
     assert (again.status_code, again.get_json()) == (201, {"inserted": 7})
+    assert again.headers["Idempotency-Replayed"] == "true"
+    assert "Idempotency-Replayed" not in first.headers
     assert stored() == 7
     with admin.cursor() as cur:
         cur.execute("SELECT inserted, length(body_sha256) FROM batch_keys WHERE key = %s", (key,))

@@ -57,7 +57,7 @@ def post_prices() -> tuple[Response, int]:
     if key is not None:
         found = database().read(lambda conn: batches.lookup(conn, key))
         if found is not None:
-            return jsonify(batches.replay(found, key, digest)), 201
+            return replayed(batches.replay(found, key, digest))
     batch = parse(body, settings().max_batch_rows)
     del body
     batch.raise_if_bad()
@@ -68,9 +68,16 @@ def post_prices() -> tuple[Response, int]:
                 batches.record(conn, key, digest, inserted)
     except batches.KeyTaken:  # a concurrent request with the key committed first
         found = database().read(lambda conn: batches.lookup(conn, key))
-        return jsonify(batches.replay(found, key, digest)), 201
+        return replayed(batches.replay(found, key, digest))
     log.info("batch stored", extra={"rows": inserted, "content_type": request.mimetype})
     return jsonify(inserted=inserted), 201
+
+
+def replayed(result: dict) -> tuple[Response, int]:
+    """The original answer to a batch sent again with its key; nothing was written now."""
+    response = jsonify(result)
+    response.headers["Idempotency-Replayed"] = "true"
+    return response, 201
 
 
 def health() -> tuple[Response, int] | tuple[Response, int, dict[str, str]]:
