@@ -16,6 +16,11 @@ import psycopg2
 import pytest
 import requests
 
+from stackyard.rates.app import create_app
+from stackyard.rates.config import Settings
+
+API_USER, API_PASSWORD = "rates_api", "api-password-for-tests"  # as tests/rates/conftest.py
+
 pytestmark = pytest.mark.integration
 
 RATES = "/rates?date_from=2016-01-01&date_to=2016-01-31&orig_code=CNGGZ&dest_code=EETLL"
@@ -83,3 +88,41 @@ def test_restart_under_load_never_answers_500(own_cluster, serve_api, tmp_path):
     with psycopg2.connect(own_cluster.dsn("rates")) as conn, conn.cursor() as cur:
         cur.execute("SELECT count(*) FROM prices WHERE day = '2049-01-01'")
         assert cur.fetchone()[0] == 0
+
+
+def test_terminated_connections_are_replaced_without_an_error(own_cluster):
+    """What DROP DATABASE … (FORCE) of a reload does to the pool: reads retry on a fresh
+    connection (200, no 503); a write on a dead connection is not retried (503, not stored)."""
+    settings = Settings(
+        db_port=own_cluster.port,
+        db_user=API_USER,
+        db_password=API_PASSWORD,
+        db_pool_max=2,
+        log_level="WARNING",
+    )
+    app = create_app(settings)
+    client = app.test_client()
+
+    def terminate():
+        with psycopg2.connect(own_cluster.dsn("rates")) as conn, conn.cursor() as cur:
+            cur.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE application_name = 'stackyard-rates'"
+            )
+            assert cur.fetchone()[0] >= 1
+
+    try:
+        assert client.get(RATES).status_code == 200
+        terminate()
+        response = client.get(RATES)
+        assert response.status_code == 200, response.get_json()
+        terminate()
+        item = {"orig_code": "CNGGZ", "dest_code": "EETLL", "day": "2049-02-02", "price": 7}
+        response = client.post("/prices", json=[item])
+        assert response.status_code == 503 and response.headers["Retry-After"] == "2"
+        with psycopg2.connect(own_cluster.dsn("rates")) as conn, conn.cursor() as cur:
+            cur.execute("SELECT count(*) FROM prices WHERE day = '2049-02-02'")
+            assert cur.fetchone()[0] == 0
+        assert client.post("/prices", json=[item]).status_code == 201  # the next one lands
+    finally:
+        app.extensions["stackyard.rates.db"].close()
