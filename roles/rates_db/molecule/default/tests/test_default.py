@@ -116,6 +116,16 @@ def test_api_can_read_and_insert_prices(api):
     )
 
 
+def test_api_can_record_and_read_idempotency_keys(api):
+    inserted = run(
+        api,
+        "INSERT INTO batch_keys (key, body_sha256, inserted) VALUES ('k1', 'x', 1)"
+        " ON CONFLICT (key) DO NOTHING RETURNING key",
+    )
+    assert inserted == [("k1",)]  # rolled back by run()
+    assert run(api, "SELECT count(*) FROM batch_keys WHERE key = 'k1'") == [(0,)]
+
+
 def test_api_can_stage_batches_in_a_temp_table(api):
     run(
         api,
@@ -134,6 +144,8 @@ def test_api_can_stage_batches_in_a_temp_table(api):
         "INSERT INTO ports VALUES ('ZZZZZ', 'Nowhere', 'china_main')",
         "CREATE TABLE public.intruder (id int)",
         "SELECT * FROM public.stackyard_dump_load",
+        "DELETE FROM batch_keys",
+        "UPDATE batch_keys SET inserted = 0",
     ],
 )
 def test_api_cannot_change_anything_else(api, sql):
