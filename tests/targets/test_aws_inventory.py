@@ -45,7 +45,7 @@ def ec2_env() -> Iterator[dict[str, str]]:
         AWS_URL=f"http://127.0.0.1:{port}",  # the plugin's endpoint_url
         AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}",  # boto3's own
         AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",  # noqa: S105 - moto accepts any
+        AWS_SECRET_ACCESS_KEY="testing",
         AWS_DEFAULT_REGION=REGION,
         ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
     )
@@ -91,7 +91,7 @@ def instances(ec2_env: dict[str, str]) -> dict[str, dict]:
     return found
 
 
-def _ec2(env: dict[str, str]):  # noqa: ANN202 - boto3 clients are generated classes
+def _ec2(env: dict[str, str]):
     return boto3.client(
         "ec2",
         region_name=REGION,
