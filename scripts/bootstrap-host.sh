@@ -18,6 +18,7 @@ TEST_PACKAGES=(
   docker.io   # the container engine behind molecule and the containers inventory
   debootstrap # builds the base image when no registry is reachable
   postgresql  # server binaries for the Python integration tests (no cluster is created)
+  vagrant     # tests/targets: vagrant up --provider=docker (Debian's, without recommends)
 )
 if [[ ${STACKYARD_DEPLOY_ONLY:-0} == 1 ]]; then
   readonly PACKAGES=("${DEPLOY_PACKAGES[@]}")
