@@ -36,17 +36,29 @@ def _previous_timings() -> dict[str, float]:
         return {}
 
 
+def _group(item: pytest.Item) -> str:
+    """Scheduling unit: a molecule scenario alone; any other long test with its module
+    (whose module-scoped fixture, e.g. a `vagrant up`, its tests share, in order)."""
+    return item.nodeid if "molecule" in item.keywords else item.nodeid.split("::")[0]
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     previous = _previous_timings()
-
-    def expected(item: pytest.Item) -> float:
-        if not _is_long(item.keywords):
-            return 0.0
-        return previous.get(item.nodeid, UNKNOWN_LONG_SECONDS)
-
-    # Stable sort: long tests first, longest first; the rest keep their order. Every
-    # xdist worker computes the same order from the same file, as xdist requires.
-    items.sort(key=lambda item: -expected(item))
+    expected: dict[str, float] = {}
+    for item in items:
+        if _is_long(item.keywords):
+            group = _group(item)
+            expected[group] = expected.get(group, 0.0) + previous.get(
+                item.nodeid, UNKNOWN_LONG_SECONDS
+            )
+            if "molecule" not in item.keywords and not item.get_closest_marker("xdist_group"):
+                item.add_marker(pytest.mark.xdist_group(group))
+    # Stable sort: long groups first, longest first, each group's tests in their order;
+    # the rest keep theirs. Every xdist worker computes the same order from the same
+    # file, as xdist requires.
+    items.sort(
+        key=lambda item: -expected.get(_group(item), 0.0) if _is_long(item.keywords) else 0.0
+    )
 
 
 def _docker(*args: str) -> subprocess.CompletedProcess:
