@@ -5,7 +5,9 @@ SHELL := /bin/bash
 
 # Caches live outside the clone so a fresh clone reuses them; all are safe to delete.
 export STACKYARD_CACHE ?= $(HOME)/.cache/stackyard
-REQS_HASH := $(shell sha1sum < requirements/dev.txt | cut -c1-12)
+# STACKYARD_DEPLOY_ONLY=1: only what deploying to an inventory needs (requirements/deploy.txt).
+REQS := requirements/$(if $(filter 1,$(STACKYARD_DEPLOY_ONLY)),deploy,dev).txt
+REQS_HASH := $(shell sha1sum < $(REQS) | cut -c1-12)
 # Third-party packages: one cached venv per requirements set, shared by every clone.
 VENV ?= $(STACKYARD_CACHE)/venv-$(REQS_HASH)
 # This clone's own venv on top of it: imports this clone's src/ (scripts/clone-venv.sh).
@@ -35,14 +37,15 @@ $(VENV)/.installed:
 	flock $(STACKYARD_CACHE)/.venv.lock bash -euc '\
 	  [[ -f $@ ]] && exit 0; \
 	  rm -rf $(VENV) && python3 -m venv $(VENV); \
-	  $(VENV)/bin/pip install --quiet -r requirements/dev.txt; \
+	  $(VENV)/bin/pip install --quiet -r $(REQS); \
 	  touch $@'
-	@# venvs of older requirement sets are dead weight
-	find $(STACKYARD_CACHE) -maxdepth 1 -name 'venv-*' ! -path '$(VENV)' -exec rm -rf {} +
+	@# venvs no clone has used for two weeks are dead weight
+	find $(STACKYARD_CACHE) -mindepth 2 -maxdepth 2 -path '*/venv-*/.used' -mtime +14 -printf '%h\0' | xargs -0r rm -rf
 
 .PHONY: venv
 venv: host $(VENV)/.installed  ## create the controller virtualenv (cached by requirements hash)
 	scripts/clone-venv.sh $(VENV) .venv
+	touch $(VENV)/.used
 
 .PHONY: substrate
 substrate: venv  ## build (or confirm) the systemd container image

@@ -6,7 +6,7 @@ venv` and deploys with `ansible-playbook -i inventories/local`; the rates API th
 answers on localhost, and a second run changes nothing.
 
 Downloads: `make venv` installs from a copy of the pinned requirements that the controller
-keeps in $STACKYARD_CACHE/pip-downloads/<hash of requirements/dev.txt> (filled once by
+keeps in $STACKYARD_CACHE/pip-downloads/<hash of requirements/deploy.txt> (filled once by
 `pip download`, safe to delete), mounted read-only as the container's only package index:
 the index in a container here is several times slower than on the controller, and pip's own
 cache stays empty behind the proxy. The deployment itself (apt, the wheelhouse build) uses
@@ -43,7 +43,7 @@ CACHE = Path(os.environ.get("STACKYARD_CACHE", Path.home() / ".cache/stackyard")
 
 def _requirement_downloads() -> Path:
     """The pinned requirements' distributions on the controller, downloaded once per set."""
-    requirements = ROOT / "requirements/dev.txt"
+    requirements = ROOT / "requirements/deploy.txt"  # what STACKYARD_DEPLOY_ONLY=1 installs
     digest = hashlib.sha1(requirements.read_bytes()).hexdigest()[:12]
     downloads = CACHE / "pip-downloads" / digest
     if not (downloads / ".complete").exists():
