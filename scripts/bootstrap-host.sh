@@ -13,6 +13,10 @@ DEPLOY_PACKAGES=(
   git
   make
   openssl
+  openjdk-17-jdk-headless # artifact cache: Kafka from Maven Central (and Kafka's runtime)
+  maven                   # artifact cache: Kafka's class path from Maven Central
+  golang-go               # artifact cache: bootstraps the pinned Go toolchain from the module proxy
+  curl                    # artifact cache: TimescaleDB source when no local copy exists
 )
 TEST_PACKAGES=(
   docker.io   # the container engine behind molecule and the containers inventory

@@ -28,7 +28,7 @@ def pinned(variable: str) -> str:
 
 
 def cached(name: str, version: str) -> Path:
-    """The cache directory of one artifact; fails (never skips) when `make artifacts` has not run."""
+    """One artifact's cache directory; fails (never skips) when `make artifacts` has not run."""
     directory = cache_root() / name / version
     manifest = directory / "manifest.json"
     if not manifest.is_file():
@@ -55,7 +55,7 @@ def wait_for(check: Callable[[], object], timeout: float, what: str) -> object:
             result = check()
             if result:
                 return result
-        except Exception as exc:  # noqa: BLE001 - any failure means not ready yet
+        except Exception as exc:  # any failure means not ready yet
             last = exc
         time.sleep(0.5)
     pytest.fail(f"{what} not ready after {timeout} s (last: {last!r})")
