@@ -13,12 +13,13 @@ export WORK
 cleanup() { chmod -R u+w "$WORK" 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
 mkdir -p "$OUT" "$lock_dir"
-start=$(date +%s)
+label="$recipe${GO_BINARY:+ $GO_BINARY}"
 if [[ $recipe == go ]]; then
-  echo "[build] waiting for the Go build lock ($lock_dir/go.lock)"
+  echo "[build] $label: waiting for the Go build lock ($lock_dir/go.lock)"
   exec 9>"$lock_dir/go.lock"
   flock 9
 fi
-echo "[build] $recipe started $(date -u +%FT%TZ) in $WORK"
+start=$(date +%s)
+echo "[build] $label started $(date -u +%FT%TZ) in $WORK"
 "$here/build-$recipe.sh"
-echo "[build] $recipe done in $(($(date +%s) - start)) s"
+echo "[build] $label done in $(($(date +%s) - start)) s"
