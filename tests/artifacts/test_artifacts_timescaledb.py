@@ -80,7 +80,8 @@ def test_cached_timescaledb_runs_a_refresh_policy_job_to_success(
         "export DEBIAN_FRONTEND=noninteractive; apt-get update -qq; "
         f"apt-get install -y -qq --no-install-recommends postgresql-{MAJOR} >/dev/null"
     )
-    running = box.sh(f"/usr/lib/postgresql/{MAJOR}/bin/postgres --version").split()[-1]
+    # "postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)"
+    running = box.sh(f"/usr/lib/postgresql/{MAJOR}/bin/postgres --version").split()[2]
     assert running == built_for, (
         f"the mirror serves PostgreSQL {running}; the build is for {built_for}"
     )
