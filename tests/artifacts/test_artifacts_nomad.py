@@ -11,8 +11,10 @@ from artifact_cache import cached, pinned, wait_for
 
 IMAGE = pinned("artifacts_builder_image")
 # No cloud fingerprinting: it would probe metadata addresses (and dies on AWS_CA_BUNDLE).
+# Its own cgroup parent, so it never shares cgroups with another Nomad on this host.
 CLIENT_HCL = """
 client {
+  cgroup_parent = "%s"
   options = {
     "fingerprint.denylist" = "env_aws,env_gce,env_azure,env_digitalocean"
   }
@@ -30,14 +32,15 @@ def test_cached_autoscaler_prints_its_version() -> None:
 
 
 def test_cached_nomad_dev_agent_reports_the_docker_driver(tmp_path: Path) -> None:
-    """`nomad agent -dev` in a throwaway container (its own cgroup namespace, so nothing is
-    left in the host's cgroups) with the host's Docker socket: the docker driver is healthy."""
+    """`nomad agent -dev` in a throwaway container (no network, the host's Docker socket, the
+    substrate's cgroup options with a cgroup parent of its own): the docker driver is healthy."""
     version = pinned("artifacts_nomad_version")
     directory = cached("nomad", version)
     name = f"sy-artifacts-nomad-{uuid.uuid4().hex[:8]}"
-    (tmp_path / "client.hcl").write_text(CLIENT_HCL)
+    (tmp_path / "client.hcl").write_text(CLIENT_HCL % name)
     subprocess.run(
-        ["docker", "run", "-d", "--rm", "--name", name, "--privileged", "--cgroupns=private",
+        ["docker", "run", "-d", "--rm", "--name", name, "--cap-add", "SYS_ADMIN", "--cgroupns=host",
+         "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
          "--network", "none", "-e", "AWS_CA_BUNDLE=",
          "-v", "/var/run/docker.sock:/var/run/docker.sock", "-v", f"{directory}:/opt/nomad:ro",
          "-v", f"{tmp_path}:/etc/nomad.d:ro", "--entrypoint", "/opt/nomad/nomad", IMAGE,
@@ -71,4 +74,6 @@ def test_cached_nomad_dev_agent_reports_the_docker_driver(tmp_path: Path) -> Non
     finally:
         logs = subprocess.run(["docker", "logs", name], capture_output=True, text=True, check=False)
         subprocess.run(["docker", "rm", "-f", name], capture_output=True, check=False)
+        for leftover in Path("/sys/fs/cgroup").glob(f"*/{name}"):
+            subprocess.run(["rmdir", str(leftover)], capture_output=True, check=False)
         print(logs.stdout[-3000:], logs.stderr[-3000:])
