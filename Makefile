@@ -51,8 +51,12 @@ venv: host $(VENV)/.installed  ## create the controller virtualenv (cached by re
 substrate: venv  ## build (or confirm) the systemd container image
 	ansible-playbook playbooks/substrate.yml
 
+.PHONY: artifacts
+artifacts: substrate  ## fill the artifact cache: Kafka, MinIO, Nomad, TimescaleDB, base image (docs/artifacts.md)
+	ansible-playbook playbooks/artifacts.yml
+
 .PHONY: up
-up: substrate  ## bring the stack up on $(INVENTORY) (containers by default)
+up: substrate artifacts  ## bring the stack up on $(INVENTORY) (containers by default)
 	ansible-playbook -i $(INVENTORY) playbooks/containers.yml
 	ansible-playbook -i $(INVENTORY) site.yml
 
@@ -72,5 +76,5 @@ molecule: substrate  ## molecule test for every role that has a scenario
 	@for role in $(ROLES_WITH_SCENARIOS); do echo "== molecule test: $$role"; (cd roles/$$role && molecule test) || exit 1; done
 
 .PHONY: test
-test: lint substrate  ## lint, then pytest: unit, integration and every role's molecule scenario
+test: lint substrate artifacts  ## lint, then pytest: unit, integration and every role's molecule scenario
 	pytest -n $(TEST_WORKERS) --dist loadgroup --durations=8 $(PYTEST_ARGS)

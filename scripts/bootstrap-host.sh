@@ -14,7 +14,13 @@ DEPLOY_PACKAGES=(
   make
   openssl
 )
+# make up, make test, and building the artifact cache from registries (make artifacts); a
+# deploy-only controller fills that cache from vendor downloads or prepared directories.
 TEST_PACKAGES=(
+  openjdk-17-jdk-headless # artifact cache: Kafka from Maven Central (and Kafka's runtime)
+  maven                   # artifact cache: Kafka's class path from Maven Central
+  golang-go               # artifact cache: bootstraps the pinned Go toolchain from the module proxy
+  curl                    # artifact cache: TimescaleDB source when no local copy exists
   docker.io   # the container engine behind molecule and the containers inventory
   debootstrap # builds the base image when no registry is reachable
   postgresql  # server binaries for the Python integration tests (no cluster is created)
