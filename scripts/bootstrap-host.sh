@@ -18,6 +18,9 @@ TEST_PACKAGES=(
   docker.io   # the container engine behind molecule and the containers inventory
   debootstrap # builds the base image when no registry is reachable
   postgresql  # server binaries for the Python integration tests (no cluster is created)
+  redis-server   # vowel: throwaway Redis servers for the Python integration tests
+  mariadb-server # vowel: throwaway MariaDB servers for the Python integration tests
+  chromium       # vowel: the headless browser that checks the dashboard page
 )
 if [[ ${STACKYARD_DEPLOY_ONLY:-0} == 1 ]]; then
   readonly PACKAGES=("${DEPLOY_PACKAGES[@]}")

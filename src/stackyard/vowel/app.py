@@ -1,0 +1,141 @@
+"""The vowel service: ``gunicorn 'stackyard.vowel.app:create_app()'``.
+
+The routes are fixed; which ``DataInterface`` answers them is configuration (VOWEL_BACKEND).
+"""
+
+from __future__ import annotations
+
+import logging
+from importlib import resources
+
+from flask import Flask, Response, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from stackyard.rates import logs
+from stackyard.rates.errors import ApiError
+from stackyard.vowel import model
+from stackyard.vowel.config import Settings, load_settings
+from stackyard.vowel.interface import DataInterface, DataUnavailable, NullInterface
+
+log = logging.getLogger("stackyard.vowel")
+RETRY_AFTER_S = "1"
+
+
+def make_interface(settings: Settings) -> DataInterface:
+    if settings.backend == "null":
+        return NullInterface()
+    if settings.backend == "sqlite":
+        from stackyard.vowel.sqlite_interface import SQLiteInterface
+
+        return SQLiteInterface(settings.sqlite_path)
+    from stackyard.vowel.redis_mariadb import RedisMariaDBInterface
+
+    return RedisMariaDBInterface(settings)
+
+
+def data() -> DataInterface:
+    return current_app.extensions["stackyard.vowel.data"]
+
+
+def query_args(*names: str) -> dict[str, str | None]:
+    """The named query parameters, each at most once; any other parameter is an error."""
+    unknown = sorted(set(request.args) - set(names))
+    if unknown:
+        raise ApiError("unknown query parameters", unknown=unknown[:10], allowed=list(names))
+    repeated = sorted(n for n in names if len(request.args.getlist(n)) > 1)
+    if repeated:
+        raise ApiError("query parameters given more than once", repeated=repeated)
+    if request.content_length or "chunked" in request.headers.get("Transfer-Encoding", ""):
+        raise ApiError("this endpoint takes no request body", status=413)
+    return {n: request.args.get(n) for n in names}
+
+
+def initial() -> str:
+    args = query_args("uuid", "symbol")
+    uuid, symbol = model.parse_uuid(args["uuid"]), model.parse_symbol(args["symbol"])
+    is_vowel = model.guess(symbol)
+    data().log_initial(uuid, symbol, is_vowel)
+    return str(is_vowel)  # the original client compares the body with "True"
+
+
+def followup() -> str:
+    uuid = model.parse_uuid(query_args("uuid")["uuid"])
+    data().log_followup(uuid)
+    return "hooray"
+
+
+def symbol_dashboard(symbol: str) -> Response:
+    query_args()
+    return jsonify(data().symbol_aggregates(model.parse_symbol(symbol)))
+
+
+def range_dashboard(lower: str, upper: str) -> Response:
+    query_args()
+    low, high = model.parse_range(lower, upper, current_app.config["VOWEL_MAX_RANGE_DAYS"])
+    return jsonify(data().range_aggregates(low, high))
+
+
+def dashboard_page() -> Response:
+    page = resources.files("stackyard.vowel").joinpath("static/dashboard.html").read_bytes()
+    return Response(page, mimetype="text/html")
+
+
+def dashboard_script() -> Response:
+    script = resources.files("stackyard.vowel").joinpath("static/dashboard.js").read_bytes()
+    return Response(script, mimetype="text/javascript")
+
+
+def health() -> tuple[Response, int]:
+    state = data().health()
+    ok = all(v == "ok" for v in state.values())
+    return jsonify(status="ok" if ok else "error", **state), 200 if ok else 503
+
+
+def handle_api_error(err: ApiError) -> tuple[Response, int]:
+    return jsonify(err.body()), err.status
+
+
+def handle_http_error(err: HTTPException) -> tuple[Response, int]:
+    response = jsonify(error=err.description or err.name)
+    for key, value in err.get_headers():
+        if key.lower() == "allow":
+            response.headers[key] = value
+    return response, err.code or 500
+
+
+def handle_unavailable(err: DataUnavailable) -> Response:
+    log.error("data store unavailable: %s", err)
+    response = jsonify(error="a data store is unavailable; retry later")
+    response.status_code = 503
+    response.headers["Retry-After"] = RETRY_AFTER_S
+    return response
+
+
+def handle_unexpected(err: Exception) -> tuple[Response, int]:
+    log.error("unhandled error", exc_info=err)
+    return jsonify(error="internal server error"), 500
+
+
+def create_app(settings: Settings | None = None, interface: DataInterface | None = None) -> Flask:
+    """The app; connections to the stores are made on first use, in each worker."""
+    settings = settings or load_settings()
+    logs.configure(settings.log_level)
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = 1024
+    app.config["VOWEL_MAX_RANGE_DAYS"] = settings.max_range_days
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions["stackyard.vowel.settings"] = settings
+    app.extensions["stackyard.vowel.data"] = interface or make_interface(settings)
+    app.add_url_rule("/initial", view_func=initial, methods=["POST"])
+    app.add_url_rule("/followup", view_func=followup, methods=["POST"])
+    app.add_url_rule("/dashboard/symbol/<path:symbol>", view_func=symbol_dashboard)
+    app.add_url_rule("/dashboard/range/<lower>/<path:upper>", view_func=range_dashboard)
+    app.add_url_rule("/dashboard", view_func=dashboard_page)
+    app.add_url_rule("/dashboard.js", view_func=dashboard_script)
+    app.add_url_rule("/health", view_func=health)
+    app.register_error_handler(ApiError, handle_api_error)
+    app.register_error_handler(HTTPException, handle_http_error)
+    app.register_error_handler(DataUnavailable, handle_unavailable)
+    app.register_error_handler(Exception, handle_unexpected)
+    log.info("vowel service configured", extra={"backend": settings.backend})
+    return app
