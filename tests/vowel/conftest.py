@@ -81,3 +81,9 @@ def make_interface(request, tmp_path):
 @pytest.fixture(params=STORED)
 def interface(request, make_interface) -> DataInterface:
     return make_interface(request.param)
+
+
+@pytest.fixture
+def new_store(redis_server, mariadb_server):
+    """``new_store(**overrides)``: Settings of a new empty MariaDB database and Redis prefix."""
+    return lambda **overrides: fresh_settings(redis_server, mariadb_server, **overrides)
