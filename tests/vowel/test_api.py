@@ -133,14 +133,20 @@ def query(values: dict[str, list[str]]) -> list[tuple[str, str]]:
 
 @ANY
 @given(values=params, endpoint=st.sampled_from(["/initial", "/followup"]))
-def test_client_routes_answer_200_or_json_4xx_and_store_only_on_200(client, store, values, endpoint):
+def test_client_routes_answer_200_or_json_4xx_and_store_only_on_200(
+    client, store, values, endpoint
+):
     before = events(store)
     response = client.post(endpoint, query_string=query(values))
     wanted = ["uuid", "symbol"] if endpoint == "/initial" else ["uuid"]
     valid = sorted(values) == sorted(wanted) and all(len(values[k]) == 1 for k in wanted)
     valid = valid and values["uuid"][0].lower() == UUID
     if endpoint == "/initial":
-        valid = valid and values["symbol"][0] in string.ascii_lowercase and len(values["symbol"][0]) == 1
+        valid = (
+            valid
+            and values["symbol"][0] in string.ascii_lowercase
+            and len(values["symbol"][0]) == 1
+        )
     assert response.status_code == (200 if valid else 400), response.data
     assert events(store) == before + (1 if valid else 0)
     if not valid:
@@ -180,7 +186,10 @@ class Down(NullInterface):
 
 def test_an_unavailable_store_answers_503_with_retry_after():
     client = create_app(Settings(backend="null", log_level="CRITICAL"), Down()).test_client()
-    for response in (client.post(f"/initial?uuid={UUID}&symbol=a"), client.get("/dashboard/symbol/a")):
+    for response in (
+        client.post(f"/initial?uuid={UUID}&symbol=a"),
+        client.get("/dashboard/symbol/a"),
+    ):
         assert response.status_code == 503 and is_json_error(response)
         assert response.headers["Retry-After"] == "1"
     assert client.get("/health").status_code == 503

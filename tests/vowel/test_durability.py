@@ -42,7 +42,9 @@ def send(base: str, n: int, symbols: str = "aeiouxyz") -> tuple[Counter, Counter
         for i in range(n):
             ident, symbol = str(uuidlib.uuid4()), symbols[i % len(symbols)]
             try:
-                r = http.post(f"{base}/initial", params={"uuid": ident, "symbol": symbol}, timeout=10)
+                r = http.post(
+                    f"{base}/initial", params={"uuid": ident, "symbol": symbol}, timeout=10
+                )
                 assert r.status_code in (200, 503), (r.status_code, r.text)
                 if r.status_code != 200:
                     failed += 1
@@ -57,6 +59,10 @@ def send(base: str, n: int, symbols: str = "aeiouxyz") -> tuple[Counter, Counter
     return acked, followed, failed
 
 
+def counts(tsv: str) -> Counter:
+    return Counter({s: int(n) for s, n in (line.split("\t") for line in tsv.splitlines() if line)})
+
+
 def stored(mariadb_server, settings) -> tuple[Counter, Counter]:
     """Counts computed independently from the raw MariaDB rows."""
     db = settings.mariadb_database
@@ -66,8 +72,7 @@ def stored(mariadb_server, settings) -> tuple[Counter, Counter]:
         " ON i.id = f.initial_id GROUP BY i.symbol",
         db,
     )
-    parse = lambda out: Counter({s: int(n) for s, n in (l.split("\t") for l in out.split("\n") if l)})  # noqa: E731
-    return parse(initials), parse(followups)
+    return counts(initials), counts(followups)
 
 
 def dashboard(base: str) -> tuple[Counter, Counter]:
@@ -79,7 +84,9 @@ def dashboard(base: str) -> tuple[Counter, Counter]:
 
 
 def workers(master: int) -> list[int]:
-    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(master)], capture_output=True, text=True)
+    out = subprocess.run(
+        ["ps", "-o", "pid=", "--ppid", str(master)], capture_output=True, text=True
+    )
     return [int(p) for p in out.stdout.split()]
 
 

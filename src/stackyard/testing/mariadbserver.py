@@ -54,7 +54,15 @@ class MariaDBServer:
 
     def sql(self, statement: str, database: str = "") -> str:
         """Run SQL as root over the socket; the tab-separated output."""
-        argv = ["mariadb", f"--socket={self.socket}", "-uroot", "-N", "-B", "-e", statement]
+        argv = [
+            "/usr/bin/mariadb",
+            f"--socket={self.socket}",
+            "-uroot",
+            "-N",
+            "-B",
+            "-e",
+            statement,
+        ]
         out = subprocess.run(  # noqa: S603
             [*argv, *([database] if database else [])], capture_output=True, text=True, check=True
         )
@@ -95,7 +103,7 @@ def start() -> MariaDBServer:
             shutil.chown(root, "mysql", "mysql")
         subprocess.run(  # noqa: S603
             [
-                "mariadb-install-db",
+                "/usr/bin/mariadb-install-db",
                 "--no-defaults",
                 *server._user(),
                 f"--datadir={root / 'data'}",

@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import requests
@@ -33,7 +34,9 @@ class Tally:
     errors: int = 0
 
 
-def run_worker(base_url: str, text: str, stop: threading.Event, budget, tally: Tally) -> None:  # noqa: ANN001
+def run_worker(
+    base_url: str, text: str, stop: threading.Event, budget: Callable[[], bool], tally: Tally
+) -> None:
     session = requests.Session()
     rng = random.Random()  # noqa: S311 - the client's whims, not secrets
     letters = itertools.cycle([c for c in text.lower() if "a" <= c <= "z"])
@@ -79,7 +82,11 @@ def run(base_url: str, concurrency: int, duration: float, requests_max: int, tex
         t.join()
     elapsed = time.monotonic() - started
     total = {k: sum(getattr(t, k) for t in tallies) for k in asdict(Tally())}
-    return {**total, "seconds": round(elapsed, 3), "initials_per_s": round(total["initials"] / elapsed, 1)}
+    return {
+        **total,
+        "seconds": round(elapsed, 3),
+        "initials_per_s": round(total["initials"] / elapsed, 1),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

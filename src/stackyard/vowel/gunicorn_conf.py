@@ -1,4 +1,6 @@
-"""gunicorn settings of the vowel service: ``gunicorn --config python:stackyard.vowel.gunicorn_conf``.
+"""gunicorn settings of the vowel service.
+
+``gunicorn --config python:stackyard.vowel.gunicorn_conf``:
 
 Bind address, workers and threads from VOWEL_BIND, VOWEL_WORKERS, VOWEL_THREADS; command line
 flags still override them.

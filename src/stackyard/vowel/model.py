@@ -18,7 +18,7 @@ DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 def guess(symbol: str, rng: random.Random | None = None) -> bool:
     """The original model: vowel or not (``y`` a coin flip), flipped with probability 0.1."""
     draw = rng.random if rng is not None else random.random
-    is_vowel = draw() < 0.5 if symbol == "y" else symbol in VOWELS  # noqa: S311 - a toy model
+    is_vowel = draw() < 0.5 if symbol == "y" else symbol in VOWELS
     return (not is_vowel) if draw() < NOISE else is_vowel
 
 

@@ -15,9 +15,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
+from typing import Any
 
 import pymysql
 import redis
@@ -113,7 +114,7 @@ class RedisMariaDBInterface(DataInterface):
                     conn.close()
             raise DataUnavailable(f"mariadb: {err}") from err
 
-    def _update_redis(self, what: str, call, *args) -> None:  # noqa: ANN001
+    def _update_redis(self, what: str, call: Callable[..., Any], *args: Any) -> None:
         """Update the aggregates after the commit; the event is durable whatever happens."""
         try:
             call(*args)
