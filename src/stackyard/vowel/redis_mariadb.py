@@ -22,6 +22,8 @@ from typing import Any
 
 import pymysql
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from stackyard.vowel import model
 from stackyard.vowel.config import Settings
@@ -57,6 +59,9 @@ def redis_client(settings: Settings) -> redis.Redis:
         socket_connect_timeout=settings.connect_timeout,
         socket_timeout=settings.connect_timeout,
         health_check_interval=10,
+        # one immediate retry (a connection gone stale in a Redis restart), no backoff: a
+        # Redis outage answers at once instead of holding the worker for seconds
+        retry=Retry(NoBackoff(), 1),
     )
 
 
