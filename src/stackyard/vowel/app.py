@@ -5,7 +5,9 @@ The routes are fixed; which ``DataInterface`` answers them is configuration (VOW
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
 from importlib import resources
 
 from flask import Flask, Response, current_app, jsonify, request
@@ -116,6 +118,15 @@ def handle_unexpected(err: Exception) -> tuple[Response, int]:
     return jsonify(error="internal server error"), 500
 
 
+def no_delay() -> None:
+    """gunicorn sends headers and body in two writes; without TCP_NODELAY a keep-alive
+    client waits for its delayed ACK (~40 ms) before the body arrives."""
+    sock = request.environ.get("gunicorn.socket")
+    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
 def create_app(settings: Settings | None = None, interface: DataInterface | None = None) -> Flask:
     """The app; connections to the stores are made on first use, in each worker."""
     settings = settings or load_settings()
@@ -137,5 +148,6 @@ def create_app(settings: Settings | None = None, interface: DataInterface | None
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(DataUnavailable, handle_unavailable)
     app.register_error_handler(Exception, handle_unexpected)
+    app.before_request(no_delay)
     log.info("vowel service configured", extra={"backend": settings.backend})
     return app
