@@ -11,16 +11,17 @@ import socket
 from importlib import resources
 
 from flask import Flask, Response, current_app, jsonify, request
-from werkzeug.exceptions import HTTPException
 
 from stackyard.rates import logs
-from stackyard.rates.errors import ApiError
 from stackyard.vowel import model
 from stackyard.vowel.config import Settings, load_settings
 from stackyard.vowel.interface import DataInterface, DataUnavailable, NullInterface
+from stackyard.web import errors
+from stackyard.web.errors import ApiError, PayloadTooLarge, Unavailable
+from stackyard.web.params import single_values
 
 log = logging.getLogger("stackyard.vowel")
-RETRY_AFTER_S = "1"
+RETRY_AFTER_S = 1
 
 
 def make_interface(settings: Settings) -> DataInterface:
@@ -44,12 +45,11 @@ def query_args(*names: str) -> dict[str, str | None]:
     unknown = sorted(set(request.args) - set(names))
     if unknown:
         raise ApiError("unknown query parameters", unknown=unknown[:10], allowed=list(names))
-    repeated = sorted(n for n in names if len(request.args.getlist(n)) > 1)
-    if repeated:
-        raise ApiError("query parameters given more than once", repeated=repeated)
+    args = single_values(request.args)
+    # judged from the headers, never read: a slow or endless body is answered at once
     if request.content_length or "chunked" in request.headers.get("Transfer-Encoding", ""):
-        raise ApiError("this endpoint takes no request body", status=413)
-    return {n: request.args.get(n) for n in names}
+        raise PayloadTooLarge("this endpoint takes no request body")
+    return {n: args.get(n) for n in names}
 
 
 def initial() -> str:
@@ -93,29 +93,9 @@ def health() -> tuple[Response, int]:
     return jsonify(status="ok" if ok else "error", **state), 200 if ok else 503
 
 
-def handle_api_error(err: ApiError) -> tuple[Response, int]:
-    return jsonify(err.body()), err.status
-
-
-def handle_http_error(err: HTTPException) -> tuple[Response, int]:
-    response = jsonify(error=err.description or err.name)
-    for key, value in err.get_headers():
-        if key.lower() == "allow":
-            response.headers[key] = value
-    return response, err.code or 500
-
-
-def handle_unavailable(err: DataUnavailable) -> Response:
+def handle_unavailable(err: DataUnavailable) -> tuple[Response, int]:
     log.error("data store unavailable: %s", err)
-    response = jsonify(error="a data store is unavailable; retry later")
-    response.status_code = 503
-    response.headers["Retry-After"] = RETRY_AFTER_S
-    return response
-
-
-def handle_unexpected(err: Exception) -> tuple[Response, int]:
-    log.error("unhandled error", exc_info=err)
-    return jsonify(error="internal server error"), 500
+    return errors.answer(Unavailable("a data store is unavailable; retry later", RETRY_AFTER_S))
 
 
 def no_delay() -> None:
@@ -144,10 +124,8 @@ def create_app(settings: Settings | None = None, interface: DataInterface | None
     app.add_url_rule("/dashboard", view_func=dashboard_page)
     app.add_url_rule("/dashboard.js", view_func=dashboard_script)
     app.add_url_rule("/health", view_func=health)
-    app.register_error_handler(ApiError, handle_api_error)
-    app.register_error_handler(HTTPException, handle_http_error)
+    errors.install(app)
     app.register_error_handler(DataUnavailable, handle_unavailable)
-    app.register_error_handler(Exception, handle_unexpected)
     app.before_request(no_delay)
     log.info("vowel service configured", extra={"backend": settings.backend})
     return app

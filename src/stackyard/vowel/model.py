@@ -6,7 +6,7 @@ import random
 import re
 from datetime import UTC, date, datetime, timedelta
 
-from stackyard.rates.errors import ApiError
+from stackyard.web.errors import ApiError
 
 VOWELS = frozenset("aeiou")
 NOISE = 0.1
