@@ -152,6 +152,8 @@ def main() -> int:
     parser.add_argument("--events", default="100000,1000000")
     parser.add_argument("--slow-samples", type=int, default=3)
     parser.add_argument("--samples", type=int, default=300)
+    parser.add_argument("--workers", type=int, default=4, help="as group_vars/vowel.yml")
+    parser.add_argument("--threads", type=int, default=1, help="as group_vars/vowel.yml")
     args = parser.parse_args()
     sizes = [int(x) for x in args.events.split(",") if x]
     redis, maria = redisserver.start(), mariadbserver.start()
@@ -170,8 +172,8 @@ def main() -> int:
     def serve(settings: Settings):
         port = free_port()
         env = {**os.environ, **{env_name(k): str(v) for k, v in vars(settings).items()}}
-        env.update({env_name("bind"): f"127.0.0.1:{port}", env_name("workers"): "4",
-                    env_name("threads"): "1"})  # fmt: skip
+        env.update({env_name("bind"): f"127.0.0.1:{port}", env_name("workers"): str(args.workers),
+                    env_name("threads"): str(args.threads)})  # fmt: skip
         argv = [
             sys.executable,
             "-m",
