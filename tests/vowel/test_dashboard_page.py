@@ -47,8 +47,14 @@ def server(tmp_path):
     path = str(tmp_path / "page.sqlite3")
     counts = seed(path)
     port = free_port()
-    env = {**os.environ, "VOWEL_BACKEND": "sqlite", "VOWEL_SQLITE_PATH": path,
-           "VOWEL_BIND": f"127.0.0.1:{port}", "VOWEL_WORKERS": "1", "VOWEL_LOG_LEVEL": "WARNING"}  # fmt: skip
+    env = {
+        **os.environ,
+        "VOWEL_BACKEND": "sqlite",
+        "VOWEL_SQLITE_PATH": path,
+        "VOWEL_BIND": f"127.0.0.1:{port}",
+        "VOWEL_WORKERS": "1",
+        "VOWEL_LOG_LEVEL": "WARNING",
+    }
     argv = [sys.executable, "-m", "gunicorn", "--config", "python:stackyard.vowel.gunicorn_conf"]
     with serving(argv, env, port):
         yield f"http://127.0.0.1:{port}", counts
@@ -70,8 +76,8 @@ def test_dashboard_draws_counts_and_rates_offline(server, tmp_path):
         assert page.locator("#rates rect").count() == 26
         rows = page.locator("#table tbody tr")
         assert rows.count() == len(counts)
-        shown = {rows.nth(i).locator("td").nth(0).inner_text(): int(
-            rows.nth(i).locator("td").nth(1).inner_text()) for i in range(rows.count())}  # fmt: skip
+        cells = [rows.nth(i).locator("td") for i in range(rows.count())]
+        shown = {c.nth(0).inner_text(): int(c.nth(1).inner_text()) for c in cells}
         assert shown == counts
         # the tallest bar is the most frequent symbol
         heights = [float(h) for h in page.locator("#counts rect").evaluate_all(
