@@ -20,6 +20,7 @@ import argparse
 import http.client
 import os
 import random
+import shutil
 import sqlite3
 import sys
 import tempfile
@@ -215,6 +216,7 @@ def main() -> int:
     finally:
         redis.remove()
         maria.remove()
+        shutil.rmtree(tmp, ignore_errors=True)
     null = results["null"]["write"]["rps"]
     print(
         "\n| interface | write mix req/s | vs Null | p50 ms | p99 ms |"
