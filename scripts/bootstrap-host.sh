@@ -25,6 +25,9 @@ TEST_PACKAGES=(
   debootstrap # builds the base image when no registry is reachable
   postgresql  # server binaries for the Python integration tests (no cluster is created)
   vagrant     # tests/targets: vagrant up --provider=docker (Debian's, without recommends)
+  redis-server   # vowel: throwaway Redis servers for the Python integration tests
+  mariadb-server # vowel: throwaway MariaDB servers for the Python integration tests
+  chromium       # vowel: the headless browser that checks the dashboard page
 )
 if [[ ${STACKYARD_DEPLOY_ONLY:-0} == 1 ]]; then
   readonly PACKAGES=("${DEPLOY_PACKAGES[@]}")

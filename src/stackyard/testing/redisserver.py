@@ -1,0 +1,71 @@
+"""A throwaway Redis server for tests and benchmarks: a temporary directory, a free port.
+
+Started with AOF ``appendfsync always`` like the redis role deploys it, a password, and
+``restart()``/``kill()`` so tests can prove what survives each.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from stackyard.testing.pgcluster import free_port, wait_for_port
+
+PASSWORD = "redis-test-secret"  # noqa: S105 - a throwaway server
+
+
+@dataclass
+class RedisServer:
+    root: Path
+    port: int
+    password: str = PASSWORD
+    proc: subprocess.Popen | None = field(default=None, repr=False)
+
+    def start(self) -> None:
+        argv = [
+            shutil.which("redis-server") or "/usr/bin/redis-server",
+            "--bind", "127.0.0.1",
+            "--port", str(self.port),
+            "--dir", str(self.root),
+            "--requirepass", self.password,
+            "--appendonly", "yes",
+            "--appendfsync", "always",
+            "--save", "",
+            "--maxmemory-policy", "noeviction",
+        ]  # fmt: skip
+        log = open(self.root / "redis.log", "ab")  # noqa: SIM115 - the server's stdout
+        self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
+        wait_for_port("127.0.0.1", self.port)
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout=30)
+        self.proc = None
+
+    def kill(self) -> None:
+        """SIGKILL: a crash, no shutdown save."""
+        self.stop(signal.SIGKILL)
+
+    def restart(self, crash: bool = False) -> None:
+        self.kill() if crash else self.stop()
+        self.start()
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def start() -> RedisServer:
+    """Start a server; the caller must call ``remove()``."""
+    server = RedisServer(Path(tempfile.mkdtemp(prefix="stackyard-redis-")), free_port())
+    try:
+        server.start()
+    except BaseException:
+        server.remove()
+        raise
+    return server

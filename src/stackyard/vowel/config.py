@@ -1,0 +1,82 @@
+"""Settings of the vowel service, from ``VOWEL_*`` environment variables over the defaults."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+ENV_PREFIX = "VOWEL_"
+BACKENDS = ("null", "sqlite", "redis-mariadb")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+class ConfigError(ValueError):
+    """A setting has an invalid value; the message names its environment variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    # which DataInterface the app uses: null (speed bound), sqlite (reference), redis-mariadb
+    backend: str = "redis-mariadb"
+    sqlite_path: str = "/var/lib/stackyard/vowel.sqlite3"
+    redis_host: str = "127.0.0.1"
+    redis_port: int = 6379
+    redis_db: int = 0
+    redis_password: str = field(default="", repr=False)
+    redis_prefix: str = "vowel:"
+    mariadb_host: str = "127.0.0.1"
+    mariadb_port: int = 3306
+    mariadb_database: str = "vowel"
+    mariadb_user: str = "vowel"
+    mariadb_password: str = field(default="", repr=False)
+    connect_timeout: int = 3
+    max_range_days: int = 3660
+    log_level: str = "INFO"
+    bind: str = "0.0.0.0:5000"  # the original app's port
+    workers: int = 4
+    threads: int = 1
+
+    def __post_init__(self) -> None:
+        _check("backend", self.backend in BACKENDS, f"must be one of {', '.join(BACKENDS)}")
+        for name in ("connect_timeout", "max_range_days", "workers", "threads"):
+            _check(name, getattr(self, name) >= 1, "must be at least 1")
+        for name in ("redis_port", "mariadb_port"):
+            _check(name, 1 <= getattr(self, name) <= 65535, "must be a TCP port (1-65535)")
+        _check("redis_db", self.redis_db >= 0, "must be >= 0")
+        _check("log_level", self.log_level in LOG_LEVELS, f"must be one of {', '.join(LOG_LEVELS)}")
+
+
+FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+
+
+def env_name(name: str) -> str:
+    return ENV_PREFIX + name.upper()
+
+
+def _check(name: str, ok: bool, message: str) -> None:
+    if not ok:
+        raise ConfigError(f"{name} ({env_name(name)}) {message}")
+
+
+def _convert(name: str, raw: str) -> Any:
+    if FIELDS[name].type == "int":
+        try:
+            return int(raw.strip())
+        except ValueError:
+            raise ConfigError(f"{env_name(name)}: expected an integer, got {raw!r}") from None
+    return raw.upper().strip() if name == "log_level" else raw
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Defaults < environment (empty counts as unset) < keyword overrides."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for name in FIELDS:
+        raw = environ.get(env_name(name))
+        if raw:
+            values[name] = _convert(name, raw)
+    values.update(overrides)
+    return Settings(**values)
