@@ -48,6 +48,7 @@ substrate: venv  ## build (or confirm) the systemd container image
 up: substrate  ## bring the stack up on $(INVENTORY) (containers by default)
 	ansible-playbook -i $(INVENTORY) playbooks/containers.yml
 	ansible-playbook -i $(INVENTORY) site.yml
+	ansible-playbook -i $(INVENTORY) playbooks/summary.yml
 
 .PHONY: down
 down: venv  ## remove the containers the containers inventory created
