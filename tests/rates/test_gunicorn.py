@@ -19,7 +19,8 @@ GUNICORN = Path(sys.executable).parent / "gunicorn"
 @pytest.fixture(scope="module")
 def served(settings, tmp_path_factory):
     port = free_port()
-    log = tmp_path_factory.mktemp("gunicorn") / "stderr.log"
+    tmp = tmp_path_factory.mktemp("gunicorn")
+    log = tmp / "stderr.log"
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("RATES_")},
         "RATES_DB_HOST": settings.db_host,
@@ -32,14 +33,34 @@ def served(settings, tmp_path_factory):
         "RATES_WORKERS": "2",
         "RATES_THREADS": "2",
         "RATES_LOG_LEVEL": "INFO",
+        "RATES_TIMEOUT": "77",
+        "RATES_GRACEFUL_TIMEOUT": "11",
+        "RATES_KEEPALIVE": "3",
+        "STACKYARD_GUNICORN_STATE": str(tmp / "gunicorn.json"),
     }
     argv = [str(GUNICORN), "--config", "python:stackyard.rates.gunicorn_conf"]
-    with open(log, "wb") as stderr, serving(argv, env, port, stderr=stderr):
-        yield f"http://127.0.0.1:{port}", log
+    with open(log, "wb") as stderr, serving(argv, env, port, stderr=stderr) as proc:
+        yield f"http://127.0.0.1:{port}", log, env, proc
+
+
+def test_running_gunicorn_uses_the_settings(served):
+    """The effective configuration gunicorn reports equals the RATES_* settings."""
+    _, _, env, proc = served
+    state = json.loads(Path(env["STACKYARD_GUNICORN_STATE"]).read_text())
+    assert state == {
+        "worker_class": "gthread",
+        "workers": 2,
+        "threads": 2,
+        "timeout": 77,
+        "graceful_timeout": 11,
+        "keepalive": 3,
+        "bind": [env["RATES_BIND"]],
+        "pid": proc.pid,
+    }
 
 
 def test_gunicorn_serves_rates_health_and_batches(served):
-    url, log = served
+    url, log, _, _ = served
     assert http("GET", f"{url}/health") == (200, {"status": "ok", "database": "ok"})
     status, body = http(
         "GET",

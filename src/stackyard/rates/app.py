@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import socket
 import time
-from typing import Any
 
 import psycopg2.errors
 from flask import Flask, Response, current_app, g, jsonify, request
-from werkzeug.exceptions import HTTPException
 
-from stackyard.rates import logs, prices, queries
+from stackyard.rates import batches, logs, prices, queries
 from stackyard.rates.config import Settings, load_settings
-from stackyard.rates.db import Database, DatabaseUnavailable
-from stackyard.rates.errors import ApiError
+from stackyard.rates.db import Database
+from stackyard.web import errors
+from stackyard.web.auth import require_bearer
+from stackyard.web.body import read_body
+from stackyard.web.errors import ApiError
+from stackyard.web.params import single_values
+from stackyard.web.proxy import TrustedProxies
 
 log = logging.getLogger("stackyard.rates")
 access_log = logging.getLogger("stackyard.rates.access")
@@ -32,13 +36,14 @@ def settings() -> Settings:
 
 
 def get_rates() -> Response:
-    query = queries.RatesQuery.from_args(request.args, settings().max_range_days)
-    with database().connection() as conn:
-        rates = queries.fetch_rates(conn, query)
+    query = queries.RatesQuery.from_args(single_values(request.args), settings().max_range_days)
+    rates = database().read(lambda conn: queries.fetch_rates(conn, query))
     return jsonify(rates=rates)
 
 
 def post_prices() -> tuple[Response, int]:
+    require_bearer(request.headers.get("Authorization"), settings().write_token)
+    single_values(request.args)
     parse = CONTENT_TYPES.get(request.mimetype)
     if parse is None:
         raise ApiError(
@@ -46,57 +51,53 @@ def post_prices() -> tuple[Response, int]:
             status=415,
             supported=sorted(CONTENT_TYPES),
         )
-    batch = parse(request.get_data(cache=False), settings().max_batch_rows)
+    key = batches.parse_key(request.headers.get(batches.HEADER))
+    body = read_body(request.environ, settings().max_body_bytes)
+    digest = hashlib.sha256(body).hexdigest()
+    if key is not None:
+        found = database().read(lambda conn: batches.lookup(conn, key))
+        if found is not None:
+            return jsonify(batches.replay(found, key, digest)), 201
+    batch = parse(body, settings().max_batch_rows)
+    del body
     batch.raise_if_bad()
-    with database().transaction() as conn:
-        inserted = prices.store(conn, batch)
+    try:
+        with database().transaction() as conn:
+            inserted = prices.store(conn, batch)
+            if key is not None:
+                batches.record(conn, key, digest, inserted)
+    except batches.KeyTaken:  # a concurrent request with the key committed first
+        found = database().read(lambda conn: batches.lookup(conn, key))
+        return jsonify(batches.replay(found, key, digest)), 201
     log.info("batch stored", extra={"rows": inserted, "content_type": request.mimetype})
     return jsonify(inserted=inserted), 201
 
 
-def health() -> tuple[Response, int]:
+def health() -> tuple[Response, int] | tuple[Response, int, dict[str, str]]:
+    """The database's own error text (host names, addresses) goes to the log only."""
     try:
         with database().connection() as conn, conn.cursor() as cur:
             cur.execute("SELECT 1")
             cur.fetchone()
-    except DatabaseUnavailable as err:
-        return jsonify(status="error", database=str(err)), 503
     except Exception as err:  # any database failure makes the service unhealthy
-        log.warning("health check failed", exc_info=True)
-        return jsonify(status="error", database=f"{type(err).__name__}: {err}".strip()), 503
+        reason = getattr(err, "reason", None) or f"{type(err).__name__}: {err}".strip()
+        log.warning("health check failed: %s", reason)
+        return jsonify(status="error", database="unavailable"), 503, {"Retry-After": "2"}
     return jsonify(status="ok", database="ok"), 200
 
 
-def handle_api_error(err: ApiError) -> tuple[Response, int]:
-    return jsonify(err.body()), err.status
-
-
-def handle_http_error(err: HTTPException) -> tuple[Response, int]:
-    body: dict[str, Any] = {"error": err.description or err.name}
-    if err.code == 405 and err.valid_methods:  # type: ignore[attr-defined]
-        body["allowed"] = sorted(err.valid_methods)  # type: ignore[attr-defined]
-    response = jsonify(body)
-    for key, value in err.get_headers():
-        if key.lower() == "allow":
-            response.headers[key] = value
-    return response, err.code or 500
-
-
-def handle_unavailable(err: DatabaseUnavailable) -> tuple[Response, int]:
-    log.error("database unavailable: %s", err)
-    return jsonify(error="the database is unavailable"), 503
-
-
-def handle_query_canceled(err: psycopg2.errors.QueryCanceled) -> tuple[Response, int]:
+def handle_query_canceled(
+    err: psycopg2.errors.QueryCanceled,
+) -> tuple[Response, int, dict[str, str]]:
     limit = settings().db_statement_timeout_ms
     log.warning("query canceled: %s", str(err).strip(), extra={"statement_timeout_ms": limit})
     body = {"error": "the database did not answer in time", "statement_timeout_ms": limit}
-    return jsonify(body), 503
+    return jsonify(body), 503, {"Retry-After": "2"}
 
 
-def handle_unexpected(err: Exception) -> tuple[Response, int]:
-    log.error("unhandled error", exc_info=err)
-    return jsonify(error="internal server error"), 500
+def check_read_token() -> None:
+    if settings().read_token and request.path != "/health":
+        require_bearer(request.headers.get("Authorization"), settings().read_token)
 
 
 def start_timer() -> None:
@@ -121,13 +122,14 @@ def log_request(response: Response) -> Response:
                 "status": response.status_code,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                 "remote_addr": request.remote_addr,
+                "peer_addr": request.environ.get("stackyard.peer_addr"),
             },
         )
     return response
 
 
 def create_app(settings: Settings | None = None) -> Flask:
-    """The rates API. No database connection is made here: the pool starts on first use."""
+    """The rates API. No database connection is made here: the pool fills on first use."""
     settings = settings or load_settings()
     logs.configure(settings.log_level)
     app = Flask(__name__)
@@ -135,22 +137,26 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["stackyard.rates.settings"] = settings
     app.extensions["stackyard.rates.db"] = Database(settings)
+    app.wsgi_app = TrustedProxies(app.wsgi_app, settings.trusted_proxies)  # type: ignore[method-assign]
     app.add_url_rule("/rates", view_func=get_rates, methods=["GET"])
     app.add_url_rule("/prices", view_func=post_prices, methods=["POST"])
     app.add_url_rule("/health", view_func=health, methods=["GET"])
-    app.register_error_handler(ApiError, handle_api_error)
-    app.register_error_handler(HTTPException, handle_http_error)
-    app.register_error_handler(DatabaseUnavailable, handle_unavailable)
+    errors.install(app)
     app.register_error_handler(psycopg2.errors.QueryCanceled, handle_query_canceled)
-    app.register_error_handler(Exception, handle_unexpected)
     app.before_request(start_timer)
+    app.before_request(check_read_token)
     app.after_request(log_request)
+    if not settings.write_token:
+        log.warning("RATES_WRITE_TOKEN is not set: POST /prices accepts writes from anyone")
     log.info(
         "rates API configured",
         extra={
             "db_host": settings.db_host,
             "db_port": settings.db_port,
             "db_name": settings.db_name,
+            "db_sslmode": settings.db_sslmode,
+            "writes": "token" if settings.write_token else "open",
+            "reads": "token" if settings.read_token else "open",
         },
     )
     return app

@@ -15,8 +15,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from stackyard.web.proxy import DEFAULT_TRUSTED, parse_networks
+
 ENV_PREFIX = "RATES_"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 AT_LEAST_ONE = (
     "db_port",
     "db_pool_max",
@@ -26,6 +29,7 @@ AT_LEAST_ONE = (
     "max_body_bytes",
     "workers",
     "threads",
+    "timeout",
 )
 
 
@@ -44,13 +48,26 @@ class Settings:
     db_pool_max: int = 4
     db_connect_timeout: int = 3
     db_statement_timeout_ms: int = 30_000
+    # libpq sslmode; deployments set require, or verify-full with db_sslrootcert (a CA file)
+    db_sslmode: str = "prefer"
+    db_sslrootcert: str = ""
     max_range_days: int = 366
     max_batch_rows: int = 200_000
     max_body_bytes: int = 64 * 1024 * 1024
     log_level: str = "INFO"
+    # POST /prices needs "Authorization: Bearer <write_token>" when set (open when empty);
+    # every request needs read_token when that is set
+    write_token: str = field(default="", repr=False)
+    read_token: str = field(default="", repr=False)
+    # peers whose X-Forwarded-For / X-Real-IP are believed (comma list of IPs or CIDRs)
+    trusted_proxies: str = DEFAULT_TRUSTED
+    # gunicorn (stackyard.rates.gunicorn_conf): sync workers when threads == 1, else gthread
     bind: str = "0.0.0.0:3000"  # a service listens on all interfaces by default
     workers: int = 2
     threads: int = 4
+    timeout: int = 120  # batch uploads of tens of thousands of rows take a second or two
+    graceful_timeout: int = 60  # on SIGTERM, let running requests (a batch) finish
+    keepalive: int = 5
 
     def __post_init__(self) -> None:
         for name in AT_LEAST_ONE:
@@ -60,6 +77,13 @@ class Settings:
         _check("db_statement_timeout_ms", self.db_statement_timeout_ms >= 0, "must be >= 0")
         _check("log_level", self.log_level in LOG_LEVELS, f"must be one of {', '.join(LOG_LEVELS)}")
         _check("bind", bool(self.bind.strip()), "must not be empty")
+        _check("graceful_timeout", self.graceful_timeout >= 0, "must be >= 0")
+        _check("keepalive", self.keepalive >= 0, "must be >= 0")
+        _check("db_sslmode", self.db_sslmode in SSLMODES, f"must be one of {', '.join(SSLMODES)}")
+        try:
+            parse_networks(self.trusted_proxies)
+        except ValueError as err:
+            _check("trusted_proxies", False, str(err))
 
 
 def env_name(field_name: str) -> str:

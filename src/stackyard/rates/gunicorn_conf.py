@@ -1,28 +1,28 @@
 """gunicorn settings of the rates API: ``gunicorn --config python:stackyard.rates.gunicorn_conf``.
 
-Bind address, workers and threads come from the same settings as the app (``RATES_BIND``,
-``RATES_WORKERS``, ``RATES_THREADS``, or the ``RATES_CONFIG`` TOML file); command line
-flags such as ``-b`` or ``-w`` still override them. The app itself logs every request as a
-JSON line, so gunicorn's access log is off.
+Everything comes from the app's settings (``RATES_BIND``, ``RATES_WORKERS``,
+``RATES_THREADS``, ``RATES_TIMEOUT``, ``RATES_GRACEFUL_TIMEOUT``, ``RATES_KEEPALIVE``, or
+the ``RATES_CONFIG`` TOML file): sync workers when ``RATES_THREADS`` is 1, else gthread.
+Deployments pass no other flag, so the settings are the one source. With
+``STACKYARD_GUNICORN_STATE`` set, the effective configuration is written there as JSON
+once the master is ready (``stackyard.web.gunicorn.when_ready``).
 """
 
 from stackyard.rates.config import load_settings
+from stackyard.web import gunicorn
 
 _settings = load_settings()
 
-wsgi_app = "stackyard.rates.app:create_app()"
-bind = [_settings.bind]
-workers = _settings.workers
-threads = _settings.threads
-worker_class = "gthread" if _settings.threads > 1 else "sync"
-# batch uploads of tens of thousands of rows take a second or two; leave room
-timeout = 120
-# on SIGTERM, let running requests (a batch being stored) finish
-graceful_timeout = 60
-keepalive = 5
-accesslog = None
-errorlog = "-"
-loglevel = _settings.log_level.lower()
-proc_name = "stackyard-rates"
-# the app creates its connection pool lazily in each worker, so preloading is safe
-preload_app = False
+globals().update(
+    gunicorn.config(
+        wsgi_app="stackyard.rates.app:create_app()",
+        bind=_settings.bind,
+        workers=_settings.workers,
+        threads=_settings.threads,
+        timeout=_settings.timeout,
+        graceful_timeout=_settings.graceful_timeout,
+        keepalive=_settings.keepalive,
+        log_level=_settings.log_level,
+        proc_name="stackyard-rates",
+    )
+)

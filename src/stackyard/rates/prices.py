@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from datetime import date
 from typing import Any
 
@@ -19,10 +18,12 @@ import psycopg2.errors
 
 from stackyard.rates.errors import ApiError, BadRequest
 from stackyard.rates.queries import CODE_RE, DATE_RE
+from stackyard.web.jsonstream import iter_array
 
 FIELDS = ("orig_code", "dest_code", "day", "price")
 MAX_REPORTED_BAD_ROWS = 100
 PRICE_MAX = 2**31 - 1  # prices.price is an integer column
+PRICE_MAX_DIGITS = len(str(PRICE_MAX))
 
 
 class Batch:
@@ -59,13 +60,13 @@ class Batch:
                     self._days.add(day)
                 except ValueError:
                     errors.append(f"day {day!r} is not a valid date")
-        price_error = check_price(price, from_text)
-        if price_error:
-            errors.append(price_error)
+        value = parse_price(price, from_text)
+        if isinstance(value, str):
+            errors.append(value)
         if errors:
             self._record_bad(errors)
         elif not self.bad_row_count:
-            self.buffer.write(f"{self.rows}\t{orig}\t{dest}\t{day}\t{int(price)}\n")
+            self.buffer.write(f"{self.rows}\t{orig}\t{dest}\t{day}\t{value}\n")
 
     def reject(self, error: str) -> None:
         """Count a row that cannot be read at all as bad."""
@@ -84,23 +85,32 @@ class Batch:
             raise BadRequest("the batch is empty")
 
 
-def check_price(price: Any, from_text: bool) -> str | None:
+def parse_price(price: Any, from_text: bool) -> int | str:
+    """The price as an int, or the error message (a str)."""
     if price is None or price == "":
         return "price is required"
     if from_text:
         text = price.strip()
         if not text.isascii() or not text.isdigit():
-            return f"price must be a non-negative integer, got {price!r}"
-        value = int(text)
+            return f"price must be a non-negative integer, got {_short(price)}"
+        digits = text.lstrip("0") or "0"
+        if len(digits) > PRICE_MAX_DIGITS:  # before int(): it refuses over 4,300 digits
+            return f"price must be at most {PRICE_MAX}"
+        value = int(digits)
     elif type(price) is int:
         value = price
         if value < 0:
-            return f"price must be a non-negative integer, got {price!r}"
+            return f"price must be a non-negative integer, got {_short(price)}"
     else:
-        return f"price must be a non-negative integer, got {price!r}"
+        return f"price must be a non-negative integer, got {_short(price)}"
     if value > PRICE_MAX:
         return f"price must be at most {PRICE_MAX}"
-    return None
+    return value
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def bad_rows_error(count: int, total: int, listed: list[dict[str, Any]]) -> BadRequest:
@@ -116,22 +126,24 @@ def too_many_rows(max_rows: int) -> ApiError:
 
 
 def parse_json(body: bytes, max_rows: int) -> Batch:
-    try:
-        items = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as err:
-        raise BadRequest(f"the body is not valid JSON: {err}") from None
-    if not isinstance(items, list):
-        raise BadRequest("the body must be a JSON array of price objects")
-    if len(items) > max_rows:
-        raise too_many_rows(max_rows)
+    """Items are decoded one at a time: more than ``max_rows`` stops the parse (413)."""
     batch = Batch()
-    for item in items:
-        if isinstance(item, dict):
-            get = item.get
-            batch.add(get("orig_code"), get("dest_code"), get("day"), get("price"), False)
-        else:
-            batch.reject("row must be an object")
+    try:
+        for item in iter_array(body, max_rows):
+            add_item(batch, item)
+    except ApiError as err:
+        if err.status == 413:
+            raise too_many_rows(max_rows) from None
+        raise
     return batch
+
+
+def add_item(batch: Batch, item: Any) -> None:
+    if isinstance(item, dict):
+        get = item.get
+        batch.add(get("orig_code"), get("dest_code"), get("day"), get("price"), False)
+    else:
+        batch.reject("row must be an object")
 
 
 def parse_csv(body: bytes, max_rows: int) -> Batch:

@@ -22,6 +22,7 @@ REPO = Path(__file__).resolve().parents[3]
 RATES_DB_FILES = REPO / "roles" / "rates_db" / "files"
 DUMP = RATES_DB_FILES / "rates.sql"
 INDEXES = RATES_DB_FILES / "indexes.sql"
+BATCH_KEYS = RATES_DB_FILES / "batch_keys.sql"
 
 
 def port_checks(kind: str = "statement") -> Path:
@@ -108,6 +109,17 @@ class Cluster:
         """Run a SQL file in one transaction, as the rates_db role does."""
         return self.psql(dbname, "--single-transaction", "-f", "-", input=path.read_text())
 
+    def pg_ctl(self, *args: str, **kwargs) -> subprocess.CompletedProcess:
+        return self.run(str(self.bindir / "pg_ctl"), "-D", str(self.datadir), *args, **kwargs)
+
+    def restart(self, mode: str = "fast", down_for: float = 0.0) -> None:
+        """Stop the server (``fast`` closes every connection, as ``systemctl restart``
+        does), stay down ``down_for`` seconds, start it again and wait until it accepts
+        connections."""
+        self.pg_ctl("-m", mode, "-w", "stop")
+        time.sleep(down_for)
+        self.pg_ctl("-l", str(self.root / "log"), "-w", "-t", "60", "start")
+
     def stop(self) -> None:
         if self.datadir.exists():
             self.run(
@@ -191,7 +203,7 @@ def load_rates(
 ) -> None:
     """The rates database as the rates_db role leaves it: dump, indexes, port checks, API role."""
     cluster.psql("postgres", "-c", f"CREATE DATABASE {dbname}")
-    for path in (DUMP, INDEXES, port_checks()):
+    for path in (DUMP, INDEXES, port_checks(), BATCH_KEYS):
         cluster.run_sql_file(dbname, path)
     grants = f"""
         CREATE ROLE {api_user} LOGIN PASSWORD '{api_password}';
@@ -199,6 +211,7 @@ def load_rates(
         GRANT USAGE ON SCHEMA public TO {api_user};
         GRANT SELECT ON public.ports, public.regions, public.prices TO {api_user};
         GRANT INSERT ON public.prices TO {api_user};
+        GRANT SELECT, INSERT ON public.batch_keys TO {api_user};
         VACUUM ANALYZE;
     """
     for statement in filter(None, (s.strip() for s in grants.split(";"))):
