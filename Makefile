@@ -59,6 +59,7 @@ artifacts: substrate  ## fill the artifact cache: Kafka, MinIO, Nomad, Timescale
 up: substrate artifacts  ## bring the stack up on $(INVENTORY) (containers by default)
 	ansible-playbook -i $(INVENTORY) playbooks/containers.yml
 	ansible-playbook -i $(INVENTORY) site.yml
+	ansible-playbook -i $(INVENTORY) playbooks/summary.yml
 
 .PHONY: down
 down: venv  ## remove the containers the containers inventory created

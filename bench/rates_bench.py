@@ -266,6 +266,18 @@ def median_line(times):
     return f"{statistics.median(times):.2f} s ({listed})"
 
 
+def deployed_settings(path: str) -> dict[str, str]:
+    """RATES_* settings (without the prefix) that reproduce a running gunicorn's state file."""
+    state = json.loads(Path(path).read_text())
+    names = ("workers", "threads", "timeout", "graceful_timeout", "keepalive")
+    settings = {name.upper(): str(state[name]) for name in names}
+    print(
+        f"ours as deployed ({path}): worker_class {state['worker_class']}, "
+        + ", ".join(f"{name} {state[name]}" for name in names)
+    )
+    return settings
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dsn", help="libpq DSN of a loaded rates database (default: own cluster)")
@@ -280,11 +292,20 @@ def main(argv=None):
         default="wrk" if WRK else "python",
         help="HTTP load generator: wrk (default when installed) or Python threads",
     )
+    parser.add_argument(
+        "--from-state",
+        metavar="GUNICORN_JSON",
+        help="ours: workers, threads and timeouts of a running deployment, from the state file"
+        " its gunicorn writes (/run/rates-api/gunicorn.json); overrides --workers/--threads",
+    )
     parser.add_argument("--batch-rows", type=int, default=50_000)
     parser.add_argument("--batch-runs", type=int, default=3)
     args = parser.parse_args(argv)
     if args.load == "wrk" and not WRK:
         parser.error("wrk is not installed (apt-get install wrk), or use --load python")
+    deployed = deployed_settings(args.from_state) if args.from_state else {}
+    if deployed:
+        args.workers, args.threads = int(deployed["WORKERS"]), int(deployed["THREADS"])
 
     cluster = None
     if args.dsn:
@@ -310,6 +331,7 @@ def main(argv=None):
             "RATES_WORKERS": str(args.workers),
             "RATES_THREADS": str(args.threads),
             "RATES_LOG_LEVEL": "INFO",
+            **{f"RATES_{name}": value for name, value in deployed.items()},
         }
         ours_argv = [str(GUNICORN), "--config", "python:stackyard.rates.gunicorn_conf"]
         with warm_server(ours_argv, ours_env, ours_port):

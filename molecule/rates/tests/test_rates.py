@@ -1,82 +1,50 @@
 """The deployed rates environment answers correctly, checked from the controller.
 
 Expected values are computed here in Python from raw rows read straight from the
-database, never by the API's own SQL. The API's database credentials are read from
-its environment file on the API host, so the test holds whatever the deployment chose.
+database (conftest.Database), never by the API's own SQL. The write token is read from
+the API's environment file, so the test holds whatever the deployment chose.
 """
 
 import csv
 import io
 import json
+import urllib.error
+import urllib.request
 from collections import defaultdict
 from datetime import date, timedelta
 
-import psycopg2
 import pytest
-import testinfra
 
-from stackyard.testing.http import request_json
-
-API_HOST = "mol-rates-api"
-DB_HOST = "mol-rates-db"
 DATE_FROM, DATE_TO = date(2016, 1, 1), date(2016, 1, 31)
 
 
-def container_ip(name: str) -> str:
-    return testinfra.get_host(f"docker://{name}").interface("eth0").addresses[0]
+def http(method, url, body=None, content_type="application/json", token=None):
+    request = urllib.request.Request(url, data=body, method=method)
+    if body is not None:
+        request.add_header("Content-Type", content_type)
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
 
 
-@pytest.fixture(scope="module")
-def api_env() -> dict[str, str]:
-    host = testinfra.get_host(f"docker://{API_HOST}")
-    content = host.file("/etc/stackyard/rates-api.env").content_string
-    env = {}
-    for line in content.splitlines():
-        if line and not line.startswith("#"):
-            key, _, value = line.partition("=")
-            env[key] = json.loads(value)
-    return env
-
-
-@pytest.fixture(scope="module")
-def db(api_env):
-    conn = psycopg2.connect(
-        host=container_ip(DB_HOST),
-        port=int(api_env.get("RATES_DB_PORT", 5432)),
-        dbname=api_env["RATES_DB_NAME"],
-        user=api_env["RATES_DB_USER"],
-        password=api_env["RATES_DB_PASSWORD"],
-    )
-    conn.autocommit = True
-    yield conn
-    conn.close()
-
-
-@pytest.fixture(scope="module")
-def api_url() -> str:
-    return f"http://{container_ip(API_HOST)}:3000"
-
-
-def http(method: str, url: str, body: bytes | None = None, content_type: str = "application/json"):
-    return request_json(method, url, body, content_type, timeout=60)
-
-
-def rows(db, sql: str, params=()) -> list[tuple]:
-    with db.cursor() as cur:
-        cur.execute(sql, params)
-        return cur.fetchall()
+def rows(db, sql: str) -> list[tuple]:
+    return db.rows(sql)
 
 
 def expected_rates(db, orig_ports: set[str], dest_ports: set[str]) -> list[dict]:
     raw = rows(
         db,
-        "SELECT orig_code, dest_code, day, price FROM prices WHERE day BETWEEN %s AND %s",
-        (DATE_FROM, DATE_TO),
+        "SELECT orig_code, dest_code, day, price FROM prices"
+        f" WHERE day BETWEEN '{DATE_FROM}' AND '{DATE_TO}'",
     )
     by_day = defaultdict(list)
     for orig, dest, day, price in raw:
         if orig in orig_ports and dest in dest_ports:
-            by_day[day].append(price)
+            by_day[date.fromisoformat(day)].append(price)
     out = []
     day = DATE_TO
     while day >= DATE_FROM:
@@ -143,7 +111,7 @@ def test_region_rates_include_descendant_ports(api_url, db):
     region = max(slugs, key=lambda s: len(ports_in_region(db, s)))
     dest_ports = ports_in_region(db, region)
     direct = {
-        code for (code,) in rows(db, "SELECT code FROM ports WHERE parent_slug = %s", (region,))
+        code for (code,) in rows(db, f"SELECT code FROM ports WHERE parent_slug = '{region}'")
     }
     assert dest_ports > direct, "the region must have ports in child regions for this test"
     status, body = query(api_url, "CNGGZ", region)
@@ -176,32 +144,49 @@ def batch(n: int, start: date) -> list[dict]:
     ]
 
 
-def test_batch_with_one_bad_row_writes_nothing(api_url, db):
+def test_write_without_the_token_is_refused_and_writes_nothing(api_url, db):
+    before = count_prices(db)
+    body = json.dumps(batch(10, date(2030, 1, 1))).encode()
+    for token in (None, "not-the-token"):
+        status, answer = http("POST", f"{api_url}/prices", body, token=token)
+        assert status == 401, answer
+        assert "error" in answer
+    assert count_prices(db) == before
+
+
+def test_batch_with_one_bad_row_writes_nothing(api_url, db, api_env):
     before = count_prices(db)
     rows_ = batch(1000, date(2031, 1, 1))
     rows_[500]["dest_code"] = "ZZZZZ"  # unknown port
-    status, body = http("POST", f"{api_url}/prices", json.dumps(rows_).encode())
+    status, body = http(
+        "POST", f"{api_url}/prices", json.dumps(rows_).encode(), token=api_env["RATES_WRITE_TOKEN"]
+    )
     assert status == 400
     assert body["bad_rows"][0]["row"] in {500, 501}  # 0- or 1-based, but this row
     assert count_prices(db) == before
 
 
-def test_batch_of_50000_rows_lands_in_full(api_url, db):
+def test_batch_of_50000_rows_lands_in_full(api_url, db, api_env):
     before = count_prices(db)
-    status, body = http(
-        "POST", f"{api_url}/prices", json.dumps(batch(50_000, date(2032, 1, 1))).encode()
-    )
+    body = json.dumps(batch(50_000, date(2032, 1, 1))).encode()
+    status, body = http("POST", f"{api_url}/prices", body, token=api_env["RATES_WRITE_TOKEN"])
     assert status == 201, body
     assert body["inserted"] == 50_000
     assert count_prices(db) == before + 50_000
 
 
-def test_csv_batch_lands(api_url, db):
+def test_csv_batch_lands(api_url, db, api_env):
     before = count_prices(db)
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=["orig_code", "dest_code", "day", "price"])
     writer.writeheader()
     writer.writerows(batch(100, date(2033, 1, 1)))
-    status, body = http("POST", f"{api_url}/prices", buf.getvalue().encode(), "text/csv")
+    status, body = http(
+        "POST",
+        f"{api_url}/prices",
+        buf.getvalue().encode(),
+        "text/csv",
+        token=api_env["RATES_WRITE_TOKEN"],
+    )
     assert status == 201, body
     assert count_prices(db) == before + 100
