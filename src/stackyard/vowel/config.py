@@ -35,13 +35,16 @@ class Settings:
     connect_timeout: int = 3
     max_range_days: int = 3660
     log_level: str = "INFO"
-    bind: str = "0.0.0.0:5000"  # the original app's port
+    bind: str = "0.0.0.0:5000"  # the original app's port (deployments bind loopback behind the front)
     workers: int = 4
     threads: int = 1
+    timeout: int = 30
+    graceful_timeout: int = 30
+    keepalive: int = 5
 
     def __post_init__(self) -> None:
         _check("backend", self.backend in BACKENDS, f"must be one of {', '.join(BACKENDS)}")
-        for name in ("connect_timeout", "max_range_days", "workers", "threads"):
+        for name in ("connect_timeout", "max_range_days", "workers", "threads", "timeout"):
             _check(name, getattr(self, name) >= 1, "must be at least 1")
         for name in ("redis_port", "mariadb_port"):
             _check(name, 1 <= getattr(self, name) <= 65535, "must be a TCP port (1-65535)")

@@ -1,8 +1,8 @@
 """gunicorn settings of the vowel service.
 
-``gunicorn --config python:stackyard.vowel.gunicorn_conf``: bind address, workers and
-threads from VOWEL_BIND, VOWEL_WORKERS, VOWEL_THREADS (sync workers when threads is 1, else
-gthread). With ``STACKYARD_GUNICORN_STATE`` set, the effective configuration is written
+``gunicorn --config python:stackyard.vowel.gunicorn_conf``: everything from the service's
+settings (VOWEL_BIND, VOWEL_WORKERS, VOWEL_THREADS, VOWEL_TIMEOUT, VOWEL_GRACEFUL_TIMEOUT,
+VOWEL_KEEPALIVE): sync workers when threads is 1, else gthread. With ``STACKYARD_GUNICORN_STATE`` set, the effective configuration is written
 there as JSON once the master is ready (``stackyard.web.gunicorn.when_ready``).
 """
 
@@ -17,9 +17,9 @@ globals().update(
         bind=_settings.bind,
         workers=_settings.workers,
         threads=_settings.threads,
-        timeout=30,
-        graceful_timeout=30,
-        keepalive=5,
+        timeout=_settings.timeout,
+        graceful_timeout=_settings.graceful_timeout,
+        keepalive=_settings.keepalive,
         log_level=_settings.log_level,
         proc_name="stackyard-vowel",
     )
