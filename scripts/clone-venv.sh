@@ -7,7 +7,8 @@
 # packages and is shared by every clone on the machine. DEST (default .venv) is a real
 # venv of this clone: a .pth file adds the cached site-packages to its path, `stackyard`
 # is installed editable from *this* clone's src/, and the cached console scripts
-# (ansible-playbook, molecule, pytest, ...) get copies whose interpreter is DEST's, so
+# (ansible-playbook, molecule, pytest, ...) get copies whose interpreter is DEST's (native
+# programs such as ruff are linked), so
 # whatever runs from DEST/bin imports this clone's code, whichever clone ran last.
 set -euo pipefail
 
@@ -33,9 +34,13 @@ printf 'import site; site.addsitedir("%s")\n' "$cached_site" >"$dest_site/_stack
 for script in "$cached"/bin/*; do
   name=$(basename "$script")
   [[ -f $script && ! -L $script && $name != python* && $name != activate* ]] || continue
-  head -n 1 "$script" | grep -q "^#!$cached/bin/python" || continue
-  sed "1s|.*|#!$dest/bin/python|" "$script" >"$dest/bin/$name"
-  chmod 0755 "$dest/bin/$name"
+  if head -n 1 "$script" | grep -q "^#!$cached/bin/python"; then
+    sed "1s|.*|#!$dest/bin/python|" "$script" >"$dest/bin/$name.tmp"
+    chmod 0755 "$dest/bin/$name.tmp"
+    mv -f "$dest/bin/$name.tmp" "$dest/bin/$name"
+  elif [[ -x $script ]]; then
+    ln -sfn "$script" "$dest/bin/$name" # a native program (ruff): nothing to re-point
+  fi
 done
 
 # This clone's own code, editable, with its entry points.
