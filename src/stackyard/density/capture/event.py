@@ -50,7 +50,7 @@ class Redactor:
                 pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True)
             except UnicodeDecodeError:
                 return raw
-            return urlencode(self.params(pairs)).encode()
+            return urlencode([tuple(p) for p in self.params(pairs)]).encode()
         if mime == "application/json" or mime.endswith("+json"):
             try:
                 doc = json.loads(raw)
