@@ -18,6 +18,8 @@ TEST_PACKAGES=(
   docker.io   # the container engine behind molecule and the containers inventory
   debootstrap # builds the base image when no registry is reachable
   postgresql  # server binaries for the Python integration tests (no cluster is created)
+  default-jre-headless # Java for the throwaway Kafka broker of the Python integration tests
+  apache2-utils # ab, for the seed's load line (capture scenario)
 )
 if [[ ${STACKYARD_DEPLOY_ONLY:-0} == 1 ]]; then
   readonly PACKAGES=("${DEPLOY_PACKAGES[@]}")

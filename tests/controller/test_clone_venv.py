@@ -19,7 +19,9 @@ def _cached_venv() -> Path:
 def _imported_from(venv: Path) -> str:
     return subprocess.run(
         [venv / "bin/python", "-c", "import stackyard; print(stackyard.__file__)"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
 
 
