@@ -61,7 +61,7 @@ def jobs() -> Response:
 
 
 def health() -> tuple[Response, int]:
-    return jsonify(status="ok"), 200
+    return jsonify(status="ok", capture=web.capture_stats()), 200
 
 
 def create_flask(settings: Settings) -> Flask:

@@ -54,7 +54,7 @@ def health() -> tuple[Response, int]:
         _users().owner_of("")
     except sqlite3.Error as err:
         return jsonify(status="error", users=str(err)), 503
-    return jsonify(status="ok", users="ok"), 200
+    return jsonify(status="ok", users="ok", capture=web.capture_stats()), 200
 
 
 def create_flask(settings: Settings) -> Flask:

@@ -50,6 +50,8 @@ class Settings:
     kafka_request_timeout_ms: int = 5000
     capture_queue_size: int = 10_000
     capture_body_bytes: int = 8192
+    # paths not captured (health probes would flood the topic)
+    capture_skip_paths: tuple[str, ...] = ("/health",)
     capture_redact_headers: tuple[str, ...] = ("x-api-key", "proxy-authorization")
     capture_redact_fields: tuple[str, ...] = ("password", "token", "secret")
     spool_dir: str = "/var/lib/stackyard/capture-spool"

@@ -102,3 +102,11 @@ def base_app(name: str, settings: Settings) -> Flask:
 
 def text(body: str, status: int = 200) -> Response:
     return Response(body, status=status, mimetype="text/plain")
+
+
+def capture_stats() -> dict[str, Any] | None:
+    """This worker's capture counters (queued, published, spooled, dropped...), if enabled."""
+    from flask import current_app
+
+    publisher = current_app.extensions.get("stackyard.density.publisher")
+    return publisher.snapshot() if publisher is not None else None

@@ -69,6 +69,8 @@ class Capture:
         self.redactor = ev.Redactor(settings.capture_redact_headers, settings.capture_redact_fields)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") in self.settings.capture_skip_paths:
+            return self.wsgi(environ, start_response)
         started, wall = time.perf_counter(), datetime.now(UTC)
         event_id = str(uuid.uuid4())
         body = self._read_body(environ)
