@@ -5,7 +5,7 @@
 Three app_a + app_b pairs run side by side under gunicorn with the deployed settings
 (``stackyard.density.gunicorn_conf``, ``density_workers`` sync workers), one pair per mode,
 against a throwaway Kafka broker (``stackyard.testing.kafka``; the down mode points at a
-port nothing listens on). Load comes from ``ab -k`` (apache2-utils). The modes are
+port nothing listens on). Load comes from ``ab`` (apache2-utils). The modes are
 interleaved in a shuffled order every round, and the overhead is the median over rounds of
 the paired ratio (mode / off), since the machine's run-to-run noise is larger than the
 target (p50 overhead <= 5 %). Any failed or non-2xx request is an error.
@@ -63,7 +63,7 @@ def start_pair(stack: contextlib.ExitStack, mode: str, bootstrap: str, tmp: Path
 
 
 def ab(url: str, method: str, requests: int, concurrency: int, csv: Path) -> dict[str, float]:
-    argv = ["ab", "-q", "-k", "-n", str(requests), "-c", str(concurrency), "-e", str(csv)]
+    argv = ["ab", "-q", "-n", str(requests), "-c", str(concurrency), "-e", str(csv)]
     if method == "POST":
         argv += ["-m", "POST", "-H", "Authorization: mytoken"]
     out = subprocess.run([*argv, url], capture_output=True, text=True, check=True).stdout
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def report(results: dict, args: argparse.Namespace) -> None:
     print(f"app_a, {args.rounds} interleaved rounds x {args.requests} requests, "
-          f"concurrency {args.concurrency}, {args.workers} sync workers, ab -k")  # fmt: skip
+          f"concurrency {args.concurrency}, {args.workers} sync workers, ab")  # fmt: skip
     print(f"{'route':6} {'mode':5} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}"
           f" {'p50 ratio':>9} {'req/s ratio':>11}")  # fmt: skip
     for route in ROUTES:
