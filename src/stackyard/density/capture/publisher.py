@@ -26,6 +26,7 @@ from stackyard.density.config import Settings
 
 log = logging.getLogger("stackyard.density.capture")
 BATCH = 500
+LINGER = 0.05  # seconds the thread waits after waking, so events arrive in batches
 COUNTERS = ("queued", "published", "spooled", "replayed", "dropped_queue_full", "dropped_spool")
 
 
@@ -43,6 +44,7 @@ class Publisher:
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._done = threading.Event()
+        self._spool_dirty = True
 
     # -- request threads -------------------------------------------------------------------
     def publish(self, key: bytes, value: bytes) -> None:
@@ -141,7 +143,7 @@ class Publisher:
 
     async def _main(self) -> None:
         producer: AIOKafkaProducer | None = None
-        next_try = 0.0
+        next_try = next_scan = 0.0
         try:
             self.spool.ensure()
         except OSError as err:
@@ -151,8 +153,12 @@ class Publisher:
             if producer is None and time.monotonic() >= next_try:
                 producer = await self._connect()
                 next_try = time.monotonic() + self.settings.retry_interval
-            if producer is not None and not await self._replay(producer):
-                producer = await self._drop_producer(producer)
+            # spooled segments (this worker's or others') are looked for when this worker
+            # spooled, or every retry interval: not once per batch
+            if producer is not None and (self._spool_dirty or time.monotonic() >= next_scan):
+                next_scan = time.monotonic() + self.settings.retry_interval
+                if not await self._replay(producer):
+                    producer = await self._drop_producer(producer)
             batch = self._take()
             if batch:
                 if producer is not None and await self._send(producer, batch):
@@ -167,6 +173,8 @@ class Publisher:
                 break
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.settings.retry_interval)
+                # let a batch gather: one loop pass (and one spool write) per batch, not per event
+                await asyncio.sleep(LINGER)
         if producer is not None:
             await self._drop_producer(producer)
 
@@ -211,6 +219,7 @@ class Publisher:
         except OSError as err:
             dropped = len(lines)
             log.error("capture spool write failed: %s", err)
+        self._spool_dirty = True
         self.stats["spooled"] += len(lines) - dropped
         if dropped:
             self.stats["dropped_spool"] += dropped
@@ -229,6 +238,7 @@ class Publisher:
             except OSError:
                 return True
             if segment is None:
+                self._spool_dirty = False
                 return True
             batch = []
             for line in self.spool.read(segment):

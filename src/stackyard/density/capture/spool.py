@@ -22,6 +22,14 @@ class Spool:
         self.dir = Path(directory)
         self.max_bytes = max_bytes
         self.drop = drop
+        self._size, self._sized_at = 0, -1e9
+
+    def _approx_size(self, adding: int) -> int:
+        """The spool's size: counted on disk at most every 5 s or near the bound, else tracked."""
+        now = time.monotonic()
+        if now - self._sized_at > 5 or self._size + adding > self.max_bytes * 0.9:
+            self._size, self._sized_at = self.size(), now
+        return self._size
 
     def ensure(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -51,13 +59,14 @@ class Spool:
         data = b"".join(line + b"\n" for line in lines)
         self.dir.mkdir(parents=True, exist_ok=True)
         dropped = 0
-        if self.size() + len(data) > self.max_bytes:
+        if self._approx_size(len(data)) + len(data) > self.max_bytes:
             if self.drop == "newest" or len(data) > self.max_bytes:
                 return len(lines)
             for old in self.segments():
                 dropped += _count(old)
                 old.unlink(missing_ok=True)
-                if self.size() + len(data) <= self.max_bytes:
+                self._size = self.size()
+                if self._size + len(data) <= self.max_bytes:
                     break
         name = f"{time.time_ns():020d}-{os.getpid()}-{next(_seq):08d}{SUFFIX}"
         tmp = self.dir / f".{name}.tmp"
@@ -66,6 +75,7 @@ class Spool:
             fh.flush()
             os.fsync(fh.fileno())
         tmp.rename(self.dir / name)
+        self._size += len(data)
         return dropped
 
     def claim(self) -> Path | None:
