@@ -62,7 +62,11 @@ def owner_of(conn: sqlite3.Connection, token: str) -> str | None:
 
 def seed(path: str, username: str, password: str, token: str) -> bool:
     """Create the table and make ``username``'s row match; True if anything changed."""
-    conn = connect(path, readonly=False)
+    old_umask = os.umask(0o077)  # the table holds password hashes: owner-only
+    try:
+        conn = connect(path, readonly=False)
+    finally:
+        os.umask(old_umask)
     try:
         with conn:
             conn.execute(SCHEMA)
