@@ -67,6 +67,7 @@ def seed(path: str, username: str, password: str, token: str) -> bool:
         conn = connect(path, readonly=False)
     finally:
         os.umask(old_umask)
+    os.chmod(path, 0o600)
     try:
         with conn:
             conn.execute(SCHEMA)
