@@ -110,9 +110,14 @@ def test_kafka_stopped_during_traffic_loses_no_event():
             r = requests.post(url + "/jobs", headers={"Authorization": "mytoken"}, timeout=10)
             assert (r.status_code, r.text) == (200, JOBS)
             ids.append(r.headers["X-Request-Id"])
-        time.sleep(5)
-        spooled = APPS.check_output("find /var/lib/stackyard/app_a/spool -name '*.jsonl*' | wc -l")
-        assert int(spooled) > 0, "events wait in the spool while Kafka is down"
+        # in-flight batches fail after the producer's timeouts (~10 s), then are spooled
+        deadline, spooled = time.monotonic() + 40, 0
+        while not spooled and time.monotonic() < deadline:
+            time.sleep(2)
+            spooled = int(
+                APPS.check_output("find /var/lib/stackyard/app_a/spool -name '*.jsonl*' | wc -l")
+            )
+        assert spooled > 0, "events wait in the spool while Kafka is down"
     finally:
         KAFKA.run_expect([0], "systemctl start kafka")
     found = wait_for_ids(set(ids), timeout=120)
