@@ -28,6 +28,8 @@ TEST_PACKAGES=(
   redis-server   # vowel: throwaway Redis servers for the Python integration tests
   mariadb-server # vowel: throwaway MariaDB servers for the Python integration tests
   chromium       # vowel: the headless browser that checks the dashboard page
+  default-jre-headless # Java for the throwaway Kafka broker of the Python integration tests
+  apache2-utils # ab, for the seed's load line (capture scenario)
 )
 if [[ ${STACKYARD_DEPLOY_ONLY:-0} == 1 ]]; then
   readonly PACKAGES=("${DEPLOY_PACKAGES[@]}")

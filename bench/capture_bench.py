@@ -1,0 +1,131 @@
+"""Capture overhead: app_a with capture off, on (Kafka up) and on (Kafka down, spooling).
+
+    .venv/bin/python bench/capture_bench.py [--rounds 5] [--requests 2000] [--concurrency 4]
+
+Three app_a + app_b pairs run side by side under gunicorn with the deployed settings
+(``stackyard.density.gunicorn_conf``, ``density_workers`` sync workers), one pair per mode,
+against a throwaway Kafka broker (``stackyard.testing.kafka``; the down mode points at a
+port nothing listens on). Load comes from ``ab`` (apache2-utils). The modes are
+interleaved in a shuffled order every round, and the overhead is the median over rounds of
+the paired ratio (mode / off), since the machine's run-to-run noise is larger than the
+target (p50 overhead <= 5 %). Any failed or non-2xx request is an error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import random
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from stackyard.density import users
+from stackyard.testing import kafka
+from stackyard.testing.http import serving
+from stackyard.testing.pgcluster import free_port
+
+MODES = ("off", "on", "down")
+ROUTES = {"hello": ("GET", "/hello"), "jobs": ("POST", "/jobs")}
+
+
+def start_pair(stack: contextlib.ExitStack, mode: str, bootstrap: str, tmp: Path, db: str,
+               workers: int) -> str:  # fmt: skip
+    env = {
+        **os.environ,
+        "DENSITY_LOG_LEVEL": "WARNING",
+        "DENSITY_WORKERS": str(workers),
+        "DENSITY_THREADS": "1",
+        "DENSITY_USERS_DB": db,
+        "DENSITY_CAPTURE_ENABLED": "0" if mode == "off" else "1",
+        "DENSITY_KAFKA_BOOTSTRAP": bootstrap if mode == "on" else f"127.0.0.1:{free_port()}",
+        "DENSITY_KAFKA_TOPIC": "bench.events",
+        "DENSITY_SPOOL_DIR": str(tmp / f"spool-{mode}"),
+        "DENSITY_SPOOL_MAX_BYTES": str(1024**3),
+    }
+    urls = {}
+    for app in ("app_b", "app_a"):
+        port = free_port()
+        app_env = {**env, "DENSITY_APP_NAME": app}
+        if app == "app_a":
+            app_env["DENSITY_APP_B_URL"] = urls["app_b"]
+        argv = [sys.executable, "-m", "gunicorn", "--config",
+                "python:stackyard.density.gunicorn_conf", "--bind", f"127.0.0.1:{port}",
+                f"stackyard.density.{app}:create_app()"]  # fmt: skip
+        stack.enter_context(serving(argv, app_env, port))
+        urls[app] = f"http://127.0.0.1:{port}"
+    return urls["app_a"]
+
+
+def ab(url: str, method: str, requests: int, concurrency: int, csv: Path) -> dict[str, float]:
+    argv = ["ab", "-q", "-n", str(requests), "-c", str(concurrency), "-e", str(csv)]
+    if method == "POST":
+        argv += ["-m", "POST", "-H", "Authorization: mytoken"]
+    out = subprocess.run([*argv, url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests per second:\s+([\d.]+)", out).group(1))
+    failed = int(re.search(r"Failed requests:\s+(\d+)", out).group(1))
+    non2xx = re.search(r"Non-2xx responses:\s+(\d+)", out)
+    pct = dict(line.split(",") for line in csv.read_text().splitlines()[1:])
+    errors = failed + (int(non2xx.group(1)) if non2xx else 0)
+    return {"rps": rps, "p50": float(pct["50"]), "p99": float(pct["99"]), "errors": errors}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=4, help="as group_vars/pipeline.yml")
+    args = parser.parse_args(argv)
+    if shutil.which("ab") is None:
+        parser.error("ab is not installed (apt-get install apache2-utils)")
+    tmp = Path(tempfile.mkdtemp(prefix="capture-bench-"))
+    db = str(tmp / "users.db")
+    users.seed(db, "density", "password123", "mytoken")
+    broker = kafka.start()
+    results: dict[tuple[str, str], list[dict[str, float]]] = {}
+    try:
+        with contextlib.ExitStack() as stack:
+            urls = {m: start_pair(stack, m, broker.bootstrap, tmp, db, args.workers) for m in MODES}
+            for url in urls.values():  # warm up: workers started, producers connected
+                for method, path in ROUTES.values():
+                    ab(url + path, method, 200, args.concurrency, tmp / "warm.csv")
+            for _ in range(args.rounds):
+                for route, (method, path) in ROUTES.items():
+                    order = random.sample(MODES, len(MODES))
+                    for mode in order:
+                        r = ab(urls[mode] + path, method, args.requests, args.concurrency,
+                               tmp / "ab.csv")  # fmt: skip
+                        results.setdefault((route, mode), []).append(r)
+    finally:
+        broker.destroy()
+        shutil.rmtree(tmp, ignore_errors=True)
+    report(results, args)
+    errors = sum(r["errors"] for rs in results.values() for r in rs)
+    return 1 if errors else 0
+
+
+def report(results: dict, args: argparse.Namespace) -> None:
+    print(f"app_a, {args.rounds} interleaved rounds x {args.requests} requests, "
+          f"concurrency {args.concurrency}, {args.workers} sync workers, ab")  # fmt: skip
+    print(f"{'route':6} {'mode':5} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}"
+          f" {'p50 ratio':>9} {'req/s ratio':>11}")  # fmt: skip
+    for route in ROUTES:
+        off = results[(route, "off")]
+        for mode in MODES:
+            rs = results[(route, mode)]
+            med = {k: statistics.median(r[k] for r in rs) for k in ("rps", "p50", "p99")}
+            p50_ratio = statistics.median(r["p50"] / o["p50"] for r, o in zip(rs, off, strict=True))
+            rps_ratio = statistics.median(r["rps"] / o["rps"] for r, o in zip(rs, off, strict=True))
+            errors = sum(r["errors"] for r in rs)
+            print(f"{route:6} {mode:5} {med['rps']:8.0f} {med['p50']:8.2f} {med['p99']:8.2f} "
+                  f"{errors:6d} {p50_ratio:9.3f} {rps_ratio:11.3f}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""The capture event (schema ``stackyard.density.event/1``, docs/pipeline.md): building, redacting.
+
+Bodies are kept up to a size limit (``truncated`` says when they were cut); UTF-8 text is
+stored as text, anything else base64 (``encoding``). Redacted values become ``[REDACTED]``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+SCHEMA = "stackyard.density.event/1"
+REDACTED = "[REDACTED]"
+ALWAYS_REDACTED = frozenset({"authorization", "cookie", "set-cookie"})
+
+
+class Redactor:
+    def __init__(self, headers: Iterable[str], fields: Iterable[str]) -> None:
+        self.headers = ALWAYS_REDACTED | {h.lower() for h in headers}
+        self.fields = {f.lower() for f in fields}
+
+    def header_list(self, pairs: Iterable[tuple[str, str]]) -> list[list[str]]:
+        return [[k, REDACTED if k.lower() in self.headers else v] for k, v in pairs]
+
+    def params(self, pairs: Iterable[tuple[str, str]]) -> list[list[str]]:
+        return [[k, REDACTED if k.lower() in self.fields else v] for k, v in pairs]
+
+    def json_value(self, value: Any, depth: int = 0) -> Any:
+        if depth > 64:
+            return REDACTED  # deeper than any honest document; do not recurse further
+        if isinstance(value, dict):
+            return {
+                k: REDACTED if str(k).lower() in self.fields else self.json_value(v, depth + 1)
+                for k, v in value.items()
+            }
+        if isinstance(value, list):
+            return [self.json_value(v, depth + 1) for v in value]
+        return value
+
+    def body(self, raw: bytes, content_type: str, complete: bool) -> bytes:
+        """The body with configured fields redacted, for form and JSON bodies."""
+        if not self.fields or not complete or not raw:
+            return raw
+        mime = content_type.split(";")[0].strip().lower()
+        if mime == "application/x-www-form-urlencoded":
+            try:
+                pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True)
+            except UnicodeDecodeError:
+                return raw
+            return urlencode([tuple(p) for p in self.params(pairs)]).encode()
+        if mime == "application/json" or mime.endswith("+json"):
+            try:
+                doc = json.loads(raw)
+            except (ValueError, RecursionError):
+                return raw
+            return json.dumps(self.json_value(doc), separators=(",", ":")).encode()
+        return raw
+
+
+def encode_body(raw: bytes, total: int, limit: int) -> dict[str, Any]:
+    kept = raw[:limit]
+    try:
+        data, encoding = kept.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        data, encoding = base64.b64encode(kept).decode("ascii"), "base64"
+    return {"size": total, "truncated": total > len(kept), "encoding": encoding, "data": data}
+
+
+def request_headers(environ: Mapping[str, Any]) -> list[tuple[str, str]]:
+    out = []
+    for key, value in environ.items():
+        if key.startswith("HTTP_"):
+            out.append((key[5:].replace("_", "-").title(), value))
+        elif key in ("CONTENT_TYPE", "CONTENT_LENGTH") and value:
+            out.append((key.replace("_", "-").title(), value))
+    return out
+
+
+def to_bytes(event: dict[str, Any]) -> bytes:
+    return json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode()

@@ -1,0 +1,252 @@
+"""Publishing events without blocking requests: a bounded queue, a background producer thread.
+
+One :class:`Publisher` per worker process, started on its first event (so after gunicorn
+forks). Its thread runs its own asyncio loop with an idempotent ``aiokafka`` producer
+(``acks=all``, linger, compression, keyed by client address). While Kafka is unreachable,
+events go to the on-disk :class:`~stackyard.density.capture.spool.Spool` and are replayed
+once it answers again. Every event lost (queue full, spool full) is counted and logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import collections
+import contextlib
+import logging
+import os
+import threading
+import time
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+
+from stackyard.density.capture.spool import Spool
+from stackyard.density.config import Settings
+
+log = logging.getLogger("stackyard.density.capture")
+BATCH = 500
+LINGER = 0.05  # seconds the thread waits after waking, so events arrive in batches
+COUNTERS = ("queued", "published", "spooled", "replayed", "dropped_queue_full", "dropped_spool")
+
+
+class Publisher:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.spool = Spool(settings.spool_dir, settings.spool_max_bytes, settings.spool_drop)
+        self.stats = dict.fromkeys(COUNTERS, 0)
+        self.kafka_up = False
+        self._pending: collections.deque[tuple[bytes, bytes]] = collections.deque()
+        self._lock = threading.Lock()
+        self._pid = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self._done = threading.Event()
+        self._spool_dirty = True
+
+    # -- request threads -------------------------------------------------------------------
+    def publish(self, key: bytes, value: bytes) -> None:
+        """Queue one event; never blocks, never raises."""
+        if self._pid != os.getpid():
+            self._start()
+        with self._lock:
+            if len(self._pending) >= self.settings.capture_queue_size or self._stopping:
+                self.stats["dropped_queue_full"] += 1
+                log.warning("capture queue full: event dropped", extra=self.snapshot())
+                return
+            self._pending.append((key, value))
+            self.stats["queued"] += 1
+            wake = len(self._pending) == 1
+        if wake and self._loop is not None and self._wake is not None:
+            with contextlib.suppress(RuntimeError):  # loop closed at shutdown
+                self._loop.call_soon_threadsafe(self._wake.set)
+
+    def snapshot(self) -> dict[str, Any]:
+        return {**self.stats, "pending": len(self._pending), "kafka_up": self.kafka_up}
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._pid == os.getpid():
+                return
+            # a forked child inherits no thread: start this process's own
+            self._pid = os.getpid()
+            self._pending.clear()
+            self.stats = dict.fromkeys(COUNTERS, 0)
+            self._stopping = False
+            self._done.clear()
+            ready = threading.Event()
+            self._thread = threading.Thread(
+                target=self._run, args=(ready,), name="capture-publisher", daemon=True
+            )
+            self._thread.start()
+        ready.wait(5)
+        atexit.register(self.close)
+
+    def close(self, timeout: float | None = None) -> None:
+        """Flush what is queued to Kafka, or to the spool, then stop (SIGTERM, exit)."""
+        if self._pid != os.getpid() or self._thread is None:
+            return
+        with self._lock:
+            self._stopping = True
+        if self._loop is not None and self._wake is not None:
+            with contextlib.suppress(RuntimeError):  # loop closed at shutdown
+                self._loop.call_soon_threadsafe(self._wake.set)
+        self._done.wait(timeout if timeout is not None else self.settings.flush_timeout + 5)
+
+    # -- the publisher thread ----------------------------------------------------------------
+    def _run(self, ready: threading.Event) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        self._wake = asyncio.Event()
+        ready.set()
+        try:
+            loop.run_until_complete(self._main())
+        except Exception:
+            log.exception("capture publisher stopped")
+        finally:
+            loop.close()
+            self._done.set()
+
+    def _producer(self) -> AIOKafkaProducer:
+        s = self.settings
+        options: dict[str, Any] = {
+            "bootstrap_servers": list(s.kafka_bootstrap),
+            "acks": "all",
+            "enable_idempotence": True,
+            "linger_ms": s.kafka_linger_ms,
+            "request_timeout_ms": s.kafka_request_timeout_ms,
+            "security_protocol": s.kafka_security_protocol,
+            "client_id": f"stackyard-{s.app_name}-{os.getpid()}",
+        }
+        if s.kafka_compression and s.kafka_compression != "none":
+            options["compression_type"] = s.kafka_compression
+        if s.kafka_sasl_mechanism:
+            options.update(
+                sasl_mechanism=s.kafka_sasl_mechanism,
+                sasl_plain_username=s.kafka_sasl_username,
+                sasl_plain_password=s.kafka_sasl_password,
+            )
+        if s.kafka_ssl_cafile:
+            from aiokafka.helpers import create_ssl_context
+
+            options["ssl_context"] = create_ssl_context(cafile=s.kafka_ssl_cafile)
+        return AIOKafkaProducer(**options)
+
+    def _take(self) -> list[tuple[bytes, bytes]]:
+        with self._lock:
+            batch = [self._pending.popleft() for _ in range(min(BATCH, len(self._pending)))]
+            if not self._pending and self._wake is not None:
+                self._wake.clear()
+        return batch
+
+    async def _main(self) -> None:
+        producer: AIOKafkaProducer | None = None
+        next_try = next_scan = 0.0
+        try:
+            self.spool.ensure()
+        except OSError as err:
+            log.error("capture spool %s unusable: %s", self.spool.dir, err)
+        while True:
+            stopping = self._stopping
+            if producer is None and time.monotonic() >= next_try:
+                producer = await self._connect()
+                next_try = time.monotonic() + self.settings.retry_interval
+            # spooled segments (this worker's or others') are looked for when this worker
+            # spooled, or every retry interval: not once per batch
+            if producer is not None and (self._spool_dirty or time.monotonic() >= next_scan):
+                next_scan = time.monotonic() + self.settings.retry_interval
+                if not await self._replay(producer):
+                    producer = await self._drop_producer(producer)
+            batch = self._take()
+            if batch:
+                if producer is not None and await self._send(producer, batch):
+                    self.stats["published"] += len(batch)
+                    continue
+                if producer is not None:
+                    producer = await self._drop_producer(producer)
+                    next_try = time.monotonic() + self.settings.retry_interval
+                self._to_spool(batch)
+                continue
+            if stopping:
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.settings.retry_interval)
+                # let a batch gather: one loop pass (and one spool write) per batch, not per event
+                await asyncio.sleep(LINGER)
+        if producer is not None:
+            await self._drop_producer(producer)
+
+    async def _connect(self) -> AIOKafkaProducer | None:
+        producer = self._producer()
+        try:
+            await asyncio.wait_for(producer.start(), timeout=self.settings.flush_timeout)
+        except Exception as err:
+            if self.kafka_up or not self.stats["spooled"]:
+                log.warning("kafka unreachable, spooling events: %s", err)
+            self.kafka_up = False
+            await self._drop_producer(producer)
+            return None
+        if not self.kafka_up:
+            log.info("kafka reachable", extra={"bootstrap": list(self.settings.kafka_bootstrap)})
+        self.kafka_up = True
+        return producer
+
+    async def _drop_producer(self, producer: AIOKafkaProducer) -> None:
+        self.kafka_up = False
+        try:
+            await asyncio.wait_for(producer.stop(), timeout=self.settings.flush_timeout)
+        except Exception:  # a producer that cannot stop cleanly is abandoned
+            log.debug("producer stop failed", exc_info=True)
+
+    async def _send(self, producer: AIOKafkaProducer, batch: list[tuple[bytes, bytes]]) -> bool:
+        topic = self.settings.kafka_topic
+        try:
+            futures = [await producer.send(topic, value=v, key=k) for k, v in batch]
+            await asyncio.wait_for(
+                asyncio.gather(*futures), timeout=self.settings.flush_timeout + 5
+            )
+        except Exception as err:
+            log.warning("publishing %d events failed: %s", len(batch), err)
+            return False
+        return True
+
+    def _to_spool(self, batch: list[tuple[bytes, bytes]]) -> None:
+        lines = [k.hex().encode() + b" " + v for k, v in batch]
+        try:
+            dropped = self.spool.write(lines)
+        except OSError as err:
+            dropped = len(lines)
+            log.error("capture spool write failed: %s", err)
+        self._spool_dirty = True
+        self.stats["spooled"] += len(lines) - dropped
+        if dropped:
+            self.stats["dropped_spool"] += dropped
+            log.warning(
+                "capture spool full: %d events dropped (policy %s)",
+                dropped,
+                self.settings.spool_drop,
+                extra=self.snapshot(),
+            )
+
+    async def _replay(self, producer: AIOKafkaProducer) -> bool:
+        """Send spooled segments, oldest first; False if Kafka failed on the way."""
+        while True:
+            try:
+                segment = self.spool.claim()
+            except OSError:
+                return True
+            if segment is None:
+                self._spool_dirty = False
+                return True
+            batch = []
+            for line in self.spool.read(segment):
+                key, _, value = line.partition(b" ")
+                batch.append((bytes.fromhex(key.decode()), value))
+            ok = await self._send(producer, batch)
+            self.spool.release(segment, sent=ok)
+            if not ok:
+                return False
+            self.stats["replayed"] += len(batch)
+            log.info("replayed %d spooled events", len(batch))

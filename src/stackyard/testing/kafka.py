@@ -1,0 +1,166 @@
+"""A throwaway Kafka broker (KRaft, combined broker+controller) for tests and benchmarks.
+
+The distribution is the artifact cache's ``kafka/4.3.1/kafka_2.13-4.3.1.tgz`` (``make
+artifacts`` fills it), or ``$STACKYARD_KAFKA_ARTIFACT`` (a .tgz), or an unpacked tree at
+``$STACKYARD_KAFKA_HOME``. ``start()`` formats a temporary log directory, runs
+``kafka.Kafka`` on free ports of 127.0.0.1 and waits until it answers; ``stop()``/``start()``
+again keep the data (a broker restart), ``destroy()`` removes everything.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import tarfile
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from stackyard.testing.pgcluster import free_port, wait_for_port
+
+VERSION = "4.3.1"
+TOP = f"kafka_2.13-{VERSION}"
+LOG4J2 = """Configuration:
+  status: warn
+  Appenders:
+    Console: {name: STDOUT, PatternLayout: {pattern: "[%d] %p %m (%c)%n"}}
+  Loggers:
+    Root: {level: WARN, AppenderRef: [{ref: STDOUT}]}
+"""
+
+
+class KafkaNotFound(RuntimeError):
+    pass
+
+
+def artifact() -> Path:
+    cache = os.environ.get("STACKYARD_CACHE") or str(Path.home() / ".cache" / "stackyard")
+    path = os.environ.get("STACKYARD_KAFKA_ARTIFACT") or (
+        f"{cache}/artifacts/kafka/{VERSION}/{TOP}.tgz"
+    )
+    return Path(path)
+
+
+def kafka_home(workdir: Path) -> Path:
+    """An unpacked distribution: $STACKYARD_KAFKA_HOME, or the artifact unpacked in workdir."""
+    if os.environ.get("STACKYARD_KAFKA_HOME"):
+        home = Path(os.environ["STACKYARD_KAFKA_HOME"])
+    else:
+        tgz = artifact()
+        if not tgz.exists():
+            raise KafkaNotFound(f"no Kafka distribution at {tgz}: run `make artifacts`")
+        with tarfile.open(tgz) as tar:
+            tar.extractall(workdir, filter="data")
+        home = workdir / TOP
+    if not list((home / "libs").glob("kafka_2.13-*.jar")):
+        raise KafkaNotFound(f"{home}/libs has no Kafka jars")
+    if shutil.which("java") is None:
+        raise KafkaNotFound("no java on PATH (install default-jre-headless)")
+    return home
+
+
+@dataclass
+class Broker:
+    home: Path
+    root: Path
+    port: int
+    controller_port: int
+    cluster_id: str = field(default_factory=lambda: _random_id())
+    proc: subprocess.Popen | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def _java(self, main: str, *args: str) -> list[str]:
+        return ["java", "-cp", f"{self.home}/libs/*", main, *args]
+
+    def configure(self) -> None:
+        (self.root / "data").mkdir(parents=True, exist_ok=True)
+        props = {
+            "process.roles": "broker,controller",
+            "node.id": "1",
+            "controller.quorum.voters": f"1@127.0.0.1:{self.controller_port}",
+            "listeners": f"PLAINTEXT://127.0.0.1:{self.port},"
+            f"CONTROLLER://127.0.0.1:{self.controller_port}",
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
+            "controller.listener.names": "CONTROLLER",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "log.dirs": str(self.root / "data"),
+            "num.partitions": "3",
+            "offsets.topic.replication.factor": "1",
+            "transaction.state.log.replication.factor": "1",
+            "transaction.state.log.min.isr": "1",
+            "group.initial.rebalance.delay.ms": "0",
+        }
+        text = "".join(f"{k}={v}\n" for k, v in props.items())
+        (self.root / "server.properties").write_text(text)
+        (self.root / "log4j2.yaml").write_text(LOG4J2)
+        subprocess.run(  # noqa: S603
+            self._java(
+                "kafka.tools.StorageTool",
+                "format",
+                "-t",
+                self.cluster_id,
+                "-c",
+                str(self.root / "server.properties"),
+            ),
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+
+    def start(self, timeout: float = 60) -> None:
+        cmd = [
+            "java", "-Xmx512m", "-Xms128m",
+            f"-Dkafka.logs.dir={self.root}",
+            f"-Dlog4j2.configurationFile={self.root / 'log4j2.yaml'}",
+            "-cp", f"{self.home}/libs/*", "kafka.Kafka", str(self.root / "server.properties"),
+        ]  # fmt: skip
+        log = open(self.root / "broker.log", "ab")  # noqa: SIM115 - the child keeps it
+        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
+        log.close()
+        try:
+            wait_for_port("127.0.0.1", self.port, timeout=timeout)
+        except OSError as err:
+            self.stop()
+            log_text = (self.root / "broker.log").read_text()
+            raise RuntimeError(f"Kafka did not start: {log_text}") from err
+        time.sleep(0.5)
+
+    def stop(self, kill: bool = False) -> None:
+        if self.proc is None:
+            return
+        self.proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+    def destroy(self) -> None:
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _random_id() -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+def start() -> Broker:
+    root = Path(tempfile.mkdtemp(prefix="stackyard-kafka-"))
+    try:
+        broker = Broker(kafka_home(root), root, free_port(), free_port())
+        broker.configure()
+        broker.start()
+    except BaseException:
+        shutil.rmtree(root, ignore_errors=True)
+        raise
+    return broker

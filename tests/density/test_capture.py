@@ -1,0 +1,149 @@
+"""Real gunicorn (sync and gthread) publishing to a real broker: one event per request."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+from conftest import TOKEN, consume, gunicorn
+
+from stackyard.density.capture.event import REDACTED, SCHEMA
+from stackyard.density.capture.spool import Spool
+
+JOBS = "Jobs:\nTitle: Devops\nDescription: Awesome\n"
+
+
+def _env(broker, tmp_path: Path, users_db: str, topic: str, **extra: str) -> dict[str, str]:
+    return {
+        "DENSITY_KAFKA_BOOTSTRAP": broker.bootstrap,
+        "DENSITY_KAFKA_TOPIC": topic,
+        "DENSITY_SPOOL_DIR": str(tmp_path / "spool"),
+        "DENSITY_USERS_DB": users_db,
+        "DENSITY_RETRY_INTERVAL": "0.5",
+        "DENSITY_KAFKA_REQUEST_TIMEOUT_MS": "2000",
+        **extra,
+    }
+
+
+def drive(a_url: str) -> list[tuple[str, int, str]]:
+    """The known mix; (event id the client saw, status, route) per request."""
+    calls = [
+        ("GET", "/hello", {}, None, None),
+        ("POST", "/jobs", {"Authorization": TOKEN, "Cookie": "s=1"}, None, None),
+        ("POST", "/jobs", {"Authorization": "wrong"}, None, None),
+        ("POST", "/jobs", {}, None, None),
+        ("GET", "/missing", {}, None, None),
+        ("GET", "/hello", {}, {"q": "1", "token": "secret-q"}, None),
+        ("POST", "/jobs", {"Authorization": TOKEN}, None, {"password": "pw", "x": "y"}),
+        ("POST", "/jobs", {"Authorization": TOKEN, "Content-Type": "application/json"}, None,
+         json.dumps({"token": "secret-j", "n": [1, 2]})),
+    ]  # fmt: skip
+    seen = []
+    for method, path, headers, params, data in calls:
+        r = requests.request(
+            method, a_url + path, headers=headers, params=params, data=data, timeout=10
+        )
+        assert r.status_code < 500
+        seen.append((r.headers["X-Request-Id"], r.status_code, path))
+    return seen
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("threads", [1, 4], ids=["sync", "gthread"])
+def test_every_request_produces_exactly_one_redacted_event(broker, users_db, tmp_path, threads):
+    topic = f"events-{uuid.uuid4().hex[:8]}"
+    env = _env(broker, tmp_path, users_db, topic)
+    with (
+        gunicorn("app_b", {**env, "DENSITY_APP_NAME": "app_b"}, threads) as b,
+        gunicorn("app_a", {**env, "DENSITY_APP_B_URL": b.url}, threads) as a,
+    ):
+        seen = drive(a.url)
+    events = consume(broker.bootstrap, topic, want=len(seen) + 4)  # + app_b: 4 token calls
+    by_id = {}
+    for event in events:
+        assert event["id"] not in by_id, "one event per request"
+        by_id[event["id"]] = event
+    for event_id, status, path in seen:
+        event = by_id[event_id]
+        assert (event["schema"], event["app"], event["path"]) == (SCHEMA, "app_a", path)
+        assert event["response"]["status"] == status and event["client_ip"] == "127.0.0.1"
+    assert {e["route"] for e in events if e["app"] == "app_a"} == {"/hello", "/jobs", "other"}
+    assert [e["app"] for e in events].count("app_b") == 4  # the four calls with a token
+    good = by_id[seen[1][0]]
+    assert good["response"]["body"]["data"] == JOBS
+    headers = dict(good["request"]["headers"])
+    assert headers["Authorization"] == REDACTED and headers["Cookie"] == REDACTED
+    assert ["token", REDACTED] in by_id[seen[5][0]]["query"]
+    assert "pw" not in by_id[seen[6][0]]["request"]["body"]["data"]
+    body = json.loads(by_id[seen[7][0]]["request"]["body"]["data"])
+    assert body == {"token": REDACTED, "n": [1, 2]}
+    assert all(TOKEN not in json.dumps(e) for e in events)
+
+
+@pytest.mark.integration
+def test_kafka_down_spools_and_every_event_arrives_after_it_returns(broker, users_db, tmp_path):
+    topic = f"events-{uuid.uuid4().hex[:8]}"
+    env = _env(broker, tmp_path, users_db, topic, DENSITY_CAPTURE_ENABLED="0")
+    with gunicorn("app_a", {**env, "DENSITY_CAPTURE_ENABLED": "1"}, 4) as a:
+        ids = [requests.get(a.url + "/hello", timeout=10).headers["X-Request-Id"]]
+        broker.stop()
+        try:
+            for _ in range(30):
+                r = requests.get(a.url + "/hello", timeout=10)
+                assert (r.status_code, r.text) == (200, "Hello there")
+                ids.append(r.headers["X-Request-Id"])
+            time.sleep(4)
+            assert Spool(str(tmp_path / "spool"), 10**9).segments(), "events were spooled"
+        finally:
+            broker.start()
+        deadline = time.monotonic() + 30
+        while Spool(str(tmp_path / "spool"), 10**9).segments() and time.monotonic() < deadline:
+            time.sleep(0.5)
+    events = consume(broker.bootstrap, topic, want=len(ids))
+    assert set(ids) <= {e["id"] for e in events}
+
+
+@pytest.mark.integration
+def test_sigterm_with_kafka_down_flushes_to_the_spool(users_db, tmp_path):
+    env = {
+        "DENSITY_KAFKA_BOOTSTRAP": "127.0.0.1:9",  # nothing listens: Kafka is down
+        "DENSITY_SPOOL_DIR": str(tmp_path / "spool"),
+        "DENSITY_RETRY_INTERVAL": "30",
+    }
+    with gunicorn("app_a", env, 1) as a:
+        ids = [requests.get(a.url + "/hello", timeout=10).headers["X-Request-Id"] for _ in range(5)]
+        a.send_signal(signal.SIGTERM)
+        a.wait(timeout=30)
+    spool = Spool(str(tmp_path / "spool"), 10**9)
+    spooled = [
+        json.loads(line.split(b" ", 1)[1]) for s in spool.segments() for line in spool.read(s)
+    ]
+    assert {e["id"] for e in spooled} == set(ids)
+
+
+def test_a_full_spool_drops_by_policy_and_counts(tmp_path):
+    lines = [b"x" * 99] * 10  # 1000 bytes per batch
+    oldest = Spool(str(tmp_path / "oldest"), 2500, "oldest")
+    assert [oldest.write(lines) for _ in range(3)] == [0, 0, 10]
+    assert len(oldest.segments()) == 2
+    newest = Spool(str(tmp_path / "newest"), 2500, "newest")
+    assert [newest.write(lines) for _ in range(3)] == [0, 0, 10]
+    first = newest.segments()[0]
+    assert first.name.endswith(".jsonl") and len(newest.segments()) == 2
+
+
+def test_a_claimed_segment_of_a_dead_process_is_replayed(tmp_path):
+    spool = Spool(str(tmp_path), 10**6)
+    spool.write([b"a"])
+    claimed = spool.claim()
+    dead = claimed.with_name(claimed.name.replace(f"-{os.getpid()}", "-999999"))
+    claimed.rename(dead)
+    assert spool.segments() == []
+    spool.ensure()
+    assert len(spool.segments()) == 1

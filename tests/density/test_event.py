@@ -1,0 +1,56 @@
+"""Client address behind trusted proxies, redaction and body encoding of capture events."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from stackyard.density.capture.event import REDACTED, Redactor, encode_body
+from stackyard.density.web import client_ip, trusted_networks
+
+TRUSTED = trusted_networks(["10.0.0.0/8", "127.0.0.1/32"])
+
+
+def test_forwarded_for_is_ignored_from_an_untrusted_peer():
+    environ = {"REMOTE_ADDR": "203.0.113.9", "HTTP_X_FORWARDED_FOR": "1.2.3.4"}
+    assert client_ip(environ, TRUSTED) == "203.0.113.9"
+
+
+def test_forwarded_for_from_trusted_proxies_gives_the_first_untrusted_hop():
+    environ = {"REMOTE_ADDR": "10.0.0.2", "HTTP_X_FORWARDED_FOR": "6.6.6.6, 198.51.100.7, 10.0.0.1"}
+    assert client_ip(environ, TRUSTED) == "198.51.100.7"
+
+
+def test_a_garbled_forwarded_for_keeps_the_peer():
+    environ = {"REMOTE_ADDR": "127.0.0.1", "HTTP_X_FORWARDED_FOR": "not-an-ip"}
+    assert client_ip(environ, TRUSTED) == "127.0.0.1"
+
+
+def test_configured_fields_are_redacted_in_forms_and_nested_json():
+    redactor = Redactor(["x-api-key"], ["password"])
+    form = redactor.body(b"user=a&password=p1&x=2", "application/x-www-form-urlencoded", True)
+    assert b"p1" not in form and b"password=%5BREDACTED%5D" in form
+    doc = json.loads(redactor.body(b'{"a": [{"Password": "p2"}]}', "application/json", True))
+    assert doc == {"a": [{"Password": REDACTED}]}
+    headers = redactor.header_list([("Authorization", "t"), ("X-Api-Key", "k"), ("Accept", "*")])
+    assert headers == [["Authorization", REDACTED], ["X-Api-Key", REDACTED], ["Accept", "*"]]
+
+
+def test_binary_bodies_are_base64_and_truncation_is_marked():
+    body = encode_body(b"\xff\x00abc", total=5, limit=3)
+    assert body == {
+        "size": 5,
+        "truncated": True,
+        "encoding": "base64",
+        "data": base64.b64encode(b"\xff\x00a").decode(),
+    }
+
+
+@given(raw=st.binary(max_size=300), ctype=st.sampled_from(["application/json", "text/plain",
+       "application/x-www-form-urlencoded"]))  # fmt: skip
+def test_redacting_any_body_never_raises(raw, ctype):
+    out = Redactor([], ["token"]).body(raw, ctype, True)
+    assert isinstance(out, bytes)
