@@ -7,7 +7,7 @@ import threading
 from urllib.parse import urlencode
 
 import pytest
-from conftest import PASSWORD, TOKEN
+from density_support import PASSWORD, TOKEN
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from werkzeug.serving import make_server

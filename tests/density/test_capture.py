@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import TOKEN, consume, gunicorn
+from density_support import TOKEN, consume, gunicorn
 
 from stackyard.density.capture.event import REDACTED, SCHEMA
 from stackyard.density.capture.spool import Spool

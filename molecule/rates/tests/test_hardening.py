@@ -12,6 +12,7 @@ import urllib.request
 
 import psycopg2
 import pytest
+
 from conftest import container_ip
 
 

@@ -26,6 +26,13 @@ class ConfigError(ValueError):
 class Settings:
     app_name: str = "app_a"
     log_level: str = "INFO"
+    # gunicorn (deployments bind loopback behind the front: roles/http_front)
+    bind: str = "0.0.0.0:5000"
+    workers: int = 2
+    threads: int = 1
+    timeout: int = 30
+    graceful_timeout: int = 20
+    keepalive: int = 5
     max_body_bytes: int = 1024 * 1024
     # trusted proxies (addresses or CIDRs) whose X-Forwarded-For is believed
     trusted_proxies: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
@@ -61,7 +68,15 @@ class Settings:
     flush_timeout: float = 5.0
 
     def __post_init__(self) -> None:
-        for name in ("max_body_bytes", "app_b_pool_size", "capture_queue_size", "spool_max_bytes"):
+        for name in (
+            "max_body_bytes",
+            "app_b_pool_size",
+            "capture_queue_size",
+            "spool_max_bytes",
+            "workers",
+            "threads",
+            "timeout",
+        ):
             _check(name, getattr(self, name) >= 1, "must be at least 1")
         for name in ("app_b_connect_timeout", "app_b_read_timeout", "retry_interval"):
             _check(name, getattr(self, name) > 0, "must be greater than 0")

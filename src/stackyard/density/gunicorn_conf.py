@@ -1,21 +1,32 @@
 """gunicorn settings of app_a and app_b (``--config python:stackyard.density.gunicorn_conf``).
 
-Workers and threads come from ``DENSITY_WORKERS``/``DENSITY_THREADS`` (command line flags
-win). Each worker process starts its own capture publisher on its first request (after the
-fork); ``worker_exit`` flushes it to Kafka or the spool when the worker stops (SIGTERM).
+Everything comes from the app's settings (``DENSITY_APP_NAME`` picks the app;
+``DENSITY_BIND``, ``DENSITY_WORKERS``, ``DENSITY_THREADS``, ``DENSITY_TIMEOUT``,
+``DENSITY_GRACEFUL_TIMEOUT``, ``DENSITY_KEEPALIVE``): sync workers when threads is 1, else
+gthread; with ``STACKYARD_GUNICORN_STATE`` set, the effective configuration is written there
+(``stackyard.web.gunicorn``). Each worker process starts its own capture publisher on its
+first request (after the fork); ``worker_exit`` flushes it to Kafka or the spool when the
+worker stops (SIGTERM).
 """
 
-import os
+from stackyard.density.config import load_settings
+from stackyard.web import gunicorn
 
-workers = int(os.environ.get("DENSITY_WORKERS") or 2)
-threads = int(os.environ.get("DENSITY_THREADS") or 1)
-worker_class = "gthread" if threads > 1 else "sync"
-timeout = 30
-graceful_timeout = 20
-keepalive = 5
-accesslog = None
-errorlog = "-"
-preload_app = False
+_settings = load_settings()
+
+globals().update(
+    gunicorn.config(
+        wsgi_app=f"stackyard.density.{_settings.app_name}:create_app()",
+        bind=_settings.bind,
+        workers=_settings.workers,
+        threads=_settings.threads,
+        timeout=_settings.timeout,
+        graceful_timeout=_settings.graceful_timeout,
+        keepalive=_settings.keepalive,
+        log_level=_settings.log_level,
+        proc_name=f"stackyard-{_settings.app_name}",
+    )
+)
 
 
 def worker_exit(server, worker) -> None:

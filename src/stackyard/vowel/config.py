@@ -35,7 +35,8 @@ class Settings:
     connect_timeout: int = 3
     max_range_days: int = 3660
     log_level: str = "INFO"
-    bind: str = "0.0.0.0:5000"  # the original app's port (deployments bind loopback behind the front)
+    # the original app's port; deployments bind loopback behind the front
+    bind: str = "0.0.0.0:5000"
     workers: int = 4
     threads: int = 1
     timeout: int = 30
