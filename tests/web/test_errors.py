@@ -57,3 +57,13 @@ def test_errors_raised_before_the_view_are_json(client):
     response = client.get("/boom?deny=1")
     assert response.status_code == 401 and response.headers["WWW-Authenticate"].startswith("Bearer")
     assert "error" in response.get_json()
+
+
+def test_a_doubled_slash_is_a_json_404_not_an_html_redirect():
+    app = errors.new_app(__name__)
+    errors.install(app)
+    app.add_url_rule("/dashboard/symbol/<symbol>", view_func=lambda symbol: {"symbol": symbol})
+    client = app.test_client()
+    assert client.get("/dashboard/symbol/a").json == {"symbol": "a"}
+    response = client.get("/dashboard/symbol//a")
+    assert response.status_code == 404 and response.is_json

@@ -15,15 +15,9 @@ from stackyard.web import gunicorn
 _settings = load_settings()
 
 globals().update(
-    gunicorn.config(
+    gunicorn.from_settings(
+        _settings,
         wsgi_app=f"stackyard.density.{_settings.app_name}:create_app()",
-        bind=_settings.bind,
-        workers=_settings.workers,
-        threads=_settings.threads,
-        timeout=_settings.timeout,
-        graceful_timeout=_settings.graceful_timeout,
-        keepalive=_settings.keepalive,
-        log_level=_settings.log_level,
         proc_name=f"stackyard-{_settings.app_name}",
     )
 )

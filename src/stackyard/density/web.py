@@ -90,6 +90,7 @@ def base_app(name: str, settings: Settings) -> Flask:
     """A Flask app with the stack's conventions: JSON logs and errors, bounded bodies."""
     logs.configure(settings.log_level)
     app = Flask(name)
+    app.url_map.merge_slashes = False  # a doubled slash: 404 JSON, not an HTML 308
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["stackyard.density.settings"] = settings

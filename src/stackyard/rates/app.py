@@ -139,7 +139,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     """The rates API. No database connection is made here: the pool fills on first use."""
     settings = settings or load_settings()
     logs.configure(settings.log_level)
-    app = Flask(__name__)
+    app = errors.new_app(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["stackyard.rates.settings"] = settings

@@ -14,15 +14,7 @@ from stackyard.web import gunicorn
 _settings = load_settings()
 
 globals().update(
-    gunicorn.config(
-        wsgi_app="stackyard.rates.app:create_app()",
-        bind=_settings.bind,
-        workers=_settings.workers,
-        threads=_settings.threads,
-        timeout=_settings.timeout,
-        graceful_timeout=_settings.graceful_timeout,
-        keepalive=_settings.keepalive,
-        log_level=_settings.log_level,
-        proc_name="stackyard-rates",
+    gunicorn.from_settings(
+        _settings, wsgi_app="stackyard.rates.app:create_app()", proc_name="stackyard-rates"
     )
 )

@@ -111,7 +111,7 @@ def create_app(settings: Settings | None = None, interface: DataInterface | None
     """The app; connections to the stores are made on first use, in each worker."""
     settings = settings or load_settings()
     logs.configure(settings.log_level)
-    app = Flask(__name__)
+    app = errors.new_app(__name__)
     app.config["MAX_CONTENT_LENGTH"] = 1024
     app.config["VOWEL_MAX_RANGE_DAYS"] = settings.max_range_days
     app.json.sort_keys = False  # type: ignore[attr-defined]

@@ -81,6 +81,15 @@ def answer_unexpected(err: Exception) -> tuple[Response, int]:
     return jsonify(error="internal server error"), 500
 
 
+def new_app(import_name: str) -> Flask:
+    """A Flask app whose every answer can be JSON: werkzeug would answer a doubled slash
+    (``/dashboard/symbol//a``) with an HTML 308 redirect; here it is an unknown path (404).
+    Set before any route is added: rules take the map's setting when they are bound."""
+    app = Flask(import_name)
+    app.url_map.merge_slashes = False
+    return app
+
+
 def install(app: Flask) -> None:
     """Register the JSON handlers (specific handlers registered later still win)."""
     app.register_error_handler(ApiError, answer)

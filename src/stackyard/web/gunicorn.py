@@ -78,3 +78,20 @@ def config(
         "preload_app": False,  # pools are created lazily in each worker
         "when_ready": when_ready,
     }
+
+
+def from_settings(settings: Any, *, wsgi_app: str, proc_name: str) -> dict[str, Any]:
+    """:func:`config` from a service's settings object (fields ``bind``, ``workers``,
+    ``threads``, ``timeout``, ``graceful_timeout``, ``keepalive``, ``log_level``): what a
+    service's ``gunicorn_conf`` module puts into its globals."""
+    return config(
+        wsgi_app=wsgi_app,
+        bind=settings.bind,
+        workers=settings.workers,
+        threads=settings.threads,
+        timeout=settings.timeout,
+        graceful_timeout=settings.graceful_timeout,
+        keepalive=settings.keepalive,
+        log_level=settings.log_level,
+        proc_name=proc_name,
+    )
