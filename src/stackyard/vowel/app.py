@@ -55,7 +55,8 @@ def query_args(*names: str) -> dict[str, str | None]:
 
 def initial() -> str:
     args = query_args("uuid", "symbol")
-    uuid, symbol = model.parse_uuid(args["uuid"]), model.parse_symbol(args["symbol"])
+    uuid = model.parse_uuid(args["uuid"], version4=True)
+    symbol = model.parse_symbol(args["symbol"])
     is_vowel = model.guess(symbol)
     data().log_initial(uuid, symbol, is_vowel)
     return str(is_vowel)  # the original client compares the body with "True"
