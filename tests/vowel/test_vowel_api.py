@@ -56,6 +56,15 @@ def test_followup_answers_hooray(client, store):
     assert events(store) == before + 1
 
 
+def test_initial_takes_any_case_of_a_uuid4_followup_any_uuid(client, store):
+    before = events(store)
+    assert client.post(f"/initial?uuid={UUID.upper()}&symbol=e").status_code == 200
+    version1 = "6f1c2c1e-0b5e-1e8a-9d55-3f6f0e2b7c1a"
+    assert client.post(f"/initial?uuid={version1}&symbol=e").status_code == 400
+    assert client.post(f"/followup?uuid={version1}").status_code == 200  # counts for nothing
+    assert events(store) == before + 2
+
+
 def test_the_model_is_mostly_right(client):
     answers = [client.post(f"/initial?uuid={UUID}&symbol=a").data for _ in range(200)]
     assert 140 < answers.count(b"True") < 200  # flipped with probability 0.1
@@ -76,6 +85,10 @@ def test_dashboards_answer_json(client):
     [
         ("POST", "/initial?symbol=a"),
         ("POST", "/initial?uuid=nope&symbol=a"),
+        ("POST", "/initial?uuid=6f1c2c1e-0b5e-1e8a-9d55-3f6f0e2b7c1a&symbol=a"),  # version 1
+        ("POST", "/initial?uuid=6f1c2c1e-0b5e-4e8a-cd55-3f6f0e2b7c1a&symbol=a"),  # variant
+        ("POST", "/initial?uuid=00000000-0000-0000-0000-000000000000&symbol=a"),
+        ("POST", f"/initial?uuid={{{UUID}}}&symbol=a"),
         ("POST", f"/initial?uuid={UUID}&symbol=A"),
         ("POST", f"/initial?uuid={UUID}&symbol=ab"),
         ("POST", f"/initial?uuid={UUID}&symbol=a&symbol=b"),

@@ -115,8 +115,14 @@ def test_every_dashboard_number_matches_the_raw_rows(load, base, env):
 
 def test_flushed_aggregates_are_rebuilt_exactly(load, base, env):
     before = check_dashboards(base, env)
-    store = redis.Redis(host=container_ip(STORE_HOST), password=env["VOWEL_REDIS_PASSWORD"])
-    store.flushdb()
+    store = redis.Redis(
+        host=container_ip(STORE_HOST),
+        username=env["VOWEL_REDIS_USERNAME"],
+        password=env["VOWEL_REDIS_PASSWORD"],
+    )
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        store.flushdb()  # the service's user: its own keys and commands only
+    store.delete(*store.scan_iter("vowel:*"))
     assert requests.get(f"{base}/dashboard/symbol/e", timeout=10).json()["count"] == 0
     out = host(APP_HOST).check_output(f"bash -c '{SOURCE_ENV} && {VENV}/stackyard-vowel-rebuild'")
     assert json.loads(out)["initials"] == before

@@ -23,6 +23,8 @@ class RedisServer:
     root: Path
     port: int
     password: str = PASSWORD
+    # ACL users: "name reset on >password rules..." each
+    users: list[str] = field(default_factory=list)
     proc: subprocess.Popen | None = field(default=None, repr=False)
 
     def start(self) -> None:
@@ -37,6 +39,8 @@ class RedisServer:
             "--save", "",
             "--maxmemory-policy", "noeviction",
         ]  # fmt: skip
+        for user in self.users:
+            argv += ["--user", *user.split()]
         log = open(self.root / "redis.log", "ab")  # noqa: SIM115 - the server's stdout
         self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
         wait_for_port("127.0.0.1", self.port)
@@ -60,9 +64,10 @@ class RedisServer:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def start() -> RedisServer:
-    """Start a server; the caller must call ``remove()``."""
-    server = RedisServer(Path(tempfile.mkdtemp(prefix="stackyard-redis-")), free_port())
+def start(users: list[str] | None = None) -> RedisServer:
+    """Start a server (with ACL ``users``); the caller must call ``remove()``."""
+    root = Path(tempfile.mkdtemp(prefix="stackyard-redis-"))
+    server = RedisServer(root, free_port(), users=users or [])
     try:
         server.start()
     except BaseException:

@@ -15,13 +15,14 @@ from flask import Flask, Response, current_app, jsonify, request
 from stackyard.rates import logs
 from stackyard.vowel import model
 from stackyard.vowel.config import Settings, load_settings
-from stackyard.vowel.interface import DataInterface, DataUnavailable, NullInterface
+from stackyard.vowel.interface import DataInterface, DataUnavailable, NullInterface, OutcomeUnknown
 from stackyard.web import errors
 from stackyard.web.errors import ApiError, PayloadTooLarge, Unavailable
 from stackyard.web.params import single_values
 
 log = logging.getLogger("stackyard.vowel")
 RETRY_AFTER_S = 1
+UNKNOWN = "outcome unknown; run stackyard-vowel-rebuild"
 
 
 def make_interface(settings: Settings) -> DataInterface:
@@ -54,7 +55,8 @@ def query_args(*names: str) -> dict[str, str | None]:
 
 def initial() -> str:
     args = query_args("uuid", "symbol")
-    uuid, symbol = model.parse_uuid(args["uuid"]), model.parse_symbol(args["symbol"])
+    uuid = model.parse_uuid(args["uuid"], version4=True)
+    symbol = model.parse_symbol(args["symbol"])
     is_vowel = model.guess(symbol)
     data().log_initial(uuid, symbol, is_vowel)
     return str(is_vowel)  # the original client compares the body with "True"
@@ -94,6 +96,12 @@ def health() -> tuple[Response, int]:
 
 
 def handle_unavailable(err: DataUnavailable) -> tuple[Response, int]:
+    if isinstance(err, OutcomeUnknown):
+        # the event may be stored (and then not counted): a 503 without Retry-After
+        log.error("event write %s", UNKNOWN, extra={"path": request.path, "error": str(err)})
+        answer = Unavailable("a data store did not answer; the event may have been stored")
+        answer.headers.pop("Retry-After", None)
+        return errors.answer(answer)
     log.error("data store unavailable: %s", err)
     return errors.answer(Unavailable("a data store is unavailable; retry later", RETRY_AFTER_S))
 

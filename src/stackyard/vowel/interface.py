@@ -24,6 +24,11 @@ class DataUnavailable(RuntimeError):
     """A store the interface needs did not answer; the API answers 503."""
 
 
+class OutcomeUnknown(DataUnavailable):
+    """A write was sent but its answer never came: it may be stored (and then not counted
+    until ``stackyard-vowel-rebuild``). The API answers 503 without ``Retry-After``."""
+
+
 def empty(symbol: str) -> Aggregate:
     return {"symbol": symbol, "count": 0, "earliest": None, "latest": None, "followups": 0}
 

@@ -11,6 +11,8 @@ from stackyard.web.errors import ApiError
 VOWELS = frozenset("aeiou")
 NOISE = 0.1
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+# a random (version 4, RFC 4122 variant) UUID, what the original client sends
+UUID4_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 SYMBOL_RE = re.compile(r"[a-z]")
 DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -22,13 +24,15 @@ def guess(symbol: str, rng: random.Random | None = None) -> bool:
     return (not is_vowel) if draw() < NOISE else is_vowel
 
 
-def parse_uuid(value: str | None) -> str:
-    """A canonical UUID (8-4-4-4-12 hex digits), lower-cased."""
+def parse_uuid(value: str | None, version4: bool = False) -> str:
+    """A canonical UUID (8-4-4-4-12 hex digits, any case), lower-cased; with ``version4``
+    only a random UUID (version 4, RFC 4122 variant)."""
     if value is None:
         raise ApiError("missing query parameter 'uuid'")
     lowered = value.lower()
-    if not UUID_RE.fullmatch(lowered):
-        raise ApiError("'uuid' must be a UUID like 6f1c2c1e-0b5e-4e8a-9d55-3f6f0e2b7c1a")
+    if not (UUID4_RE if version4 else UUID_RE).fullmatch(lowered):
+        kind = "a version 4 UUID" if version4 else "a UUID"
+        raise ApiError(f"'uuid' must be {kind} like 6f1c2c1e-0b5e-4e8a-9d55-3f6f0e2b7c1a")
     return lowered
 
 

@@ -28,9 +28,12 @@ SELECT i.symbol, DATE(i.created_at), COUNT(*)
 """
 
 
+REBUILD_TIMEOUT = 300  # seconds: the whole tables are read, the whole aggregates written
+
+
 def rebuild(settings: Settings) -> dict[str, int]:
     """Replace the aggregates; answers how many keys and events were written."""
-    conn = mariadb_connect(settings)
+    conn = mariadb_connect(settings, timeout=REBUILD_TIMEOUT)
     try:
         with conn.cursor() as cur:
             cur.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
@@ -54,7 +57,7 @@ def rebuild(settings: Settings) -> dict[str, int]:
     for symbol, d, count in followups:
         sym[symbol]["followups"] = sym[symbol].get("followups", 0) + count
         day[d.isoformat()][f"{symbol}:f"] = count
-    client = redis_client(settings)
+    client = redis_client(settings, retries=1, timeout=REBUILD_TIMEOUT)  # replaces: idempotent
     prefix = settings.redis_prefix
     try:
         old = [*client.scan_iter(f"{prefix}sym:*"), *client.scan_iter(f"{prefix}day:*")]

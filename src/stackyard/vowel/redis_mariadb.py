@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import select
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -27,81 +28,68 @@ from redis.retry import Retry
 
 from stackyard.vowel import model
 from stackyard.vowel.config import Settings
-from stackyard.vowel.interface import Aggregate, DataInterface, DataUnavailable, empty
+from stackyard.vowel.interface import (
+    Aggregate,
+    DataInterface,
+    DataUnavailable,
+    OutcomeUnknown,
+    empty,
+)
+from stackyard.vowel.lua import INITIAL_LUA, RANGE_LUA
 
 log = logging.getLogger("stackyard.vowel.data")
 
-# bump count, earliest and latest of one symbol in its all-time hash and its day hash
-INITIAL_LUA = """
-local s, ts = ARGV[1], tonumber(ARGV[2])
-local function bump(key, c, e, l)
-  redis.call('HINCRBY', key, c, 1)
-  local old = redis.call('HGET', key, e)
-  if not old or tonumber(old) > ts then redis.call('HSET', key, e, ARGV[2]) end
-  old = redis.call('HGET', key, l)
-  if not old or tonumber(old) < ts then redis.call('HSET', key, l, ARGV[2]) end
-end
-bump(KEYS[1], 'count', 'earliest', 'latest')
-bump(KEYS[2], s .. ':c', s .. ':e', s .. ':l')
-return 1
-"""
-
-# merge the day hashes of a range inside Redis: sum counts and follow-ups, min of the
-# earliest, max of the latest; answers field, value, field, value... (26 x 4 at most), so
-# the client parses a hundred integers instead of every day's hash
-RANGE_LUA = """
-local acc = {}
-for _, key in ipairs(KEYS) do
-  local flat = redis.call('HGETALL', key)
-  for i = 1, #flat, 2 do
-    local f, v = flat[i], tonumber(flat[i + 1])
-    local old, kind = acc[f], string.sub(f, -1)
-    if old == nil then acc[f] = v
-    elseif kind == 'e' then acc[f] = math.min(old, v)
-    elseif kind == 'l' then acc[f] = math.max(old, v)
-    else acc[f] = old + v end
-  end
-end
-local out = {}
-for f, v in pairs(acc) do
-  out[#out + 1] = f
-  out[#out + 1] = v
-end
-return out
-"""
-
 REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 MARIADB_ERRORS = (pymysql.err.OperationalError, pymysql.err.InterfaceError)
+# the query may have reached the server: lost connection, gone away, out of sync
+MARIADB_LOST = frozenset({2006, 2013, 2055})
+UNKNOWN = "outcome unknown; run stackyard-vowel-rebuild"
 
 
-def redis_client(settings: Settings) -> redis.Redis:
+def redis_client(settings: Settings, retries: int, timeout: int | None = None) -> redis.Redis:
+    """``retries`` immediate retries, no backoff. Only idempotent commands (reads) may
+    retry: a retried write whose first attempt ran after a stall would count twice. A
+    connection closed by a Redis restart is replaced when it leaves the pool, no retry needed."""
     return redis.Redis(
         host=settings.redis_host,
         port=settings.redis_port,
         db=settings.redis_db,
+        username=settings.redis_username or None,
         password=settings.redis_password or None,
-        socket_connect_timeout=settings.connect_timeout,
-        socket_timeout=settings.connect_timeout,
+        socket_connect_timeout=timeout or settings.connect_timeout,
+        socket_timeout=timeout or settings.query_timeout,
         health_check_interval=10,
-        # one immediate retry (a connection gone stale in a Redis restart), no backoff: a
-        # Redis outage answers at once instead of holding the worker for seconds
-        retry=Retry(NoBackoff(), 1),
+        retry=Retry(NoBackoff(), retries),
     )
 
 
-def mariadb_connect(settings: Settings) -> pymysql.connections.Connection:
+def mariadb_connect(
+    settings: Settings, timeout: int | None = None
+) -> pymysql.connections.Connection:
     return pymysql.connect(
         host=settings.mariadb_host,
         port=settings.mariadb_port,
         user=settings.mariadb_user,
         password=settings.mariadb_password,
         database=settings.mariadb_database,
-        connect_timeout=settings.connect_timeout,
-        read_timeout=30,
-        write_timeout=30,
+        connect_timeout=timeout or settings.connect_timeout,
+        read_timeout=timeout or settings.query_timeout,
+        write_timeout=timeout or settings.query_timeout,
         autocommit=True,
         init_command="SET time_zone = '+00:00'",
     )
+
+
+def closed_by_server(conn: pymysql.connections.Connection) -> bool:
+    """An idle connection with something to read was closed by the server (a restart):
+    replace it before sending a write, so that a write's failure means a stalled server."""
+    sock = getattr(conn, "_sock", None)
+    if sock is None:
+        return True
+    try:
+        return bool(select.select([sock], [], [], 0)[0])
+    except (OSError, ValueError):
+        return True
 
 
 def aggregate(symbol: str, count: int, earliest: int, latest: int, followups: int) -> Aggregate:
@@ -118,10 +106,12 @@ class RedisMariaDBInterface(DataInterface):
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.prefix = settings.redis_prefix
-        self.redis = redis_client(settings)
-        self._initial = self.redis.register_script(INITIAL_LUA)
+        self.redis = redis_client(settings, retries=1)  # reads
+        self.redis_writes = redis_client(settings, retries=0)
+        self.redis_health = redis_client(settings, retries=0, timeout=settings.health_timeout)
+        self._initial = self.redis_writes.register_script(INITIAL_LUA)
         self._range = self.redis.register_script(RANGE_LUA)
-        self._local = threading.local()  # one MariaDB connection per thread
+        self._local = threading.local()  # MariaDB connections of this thread
 
     def sym_key(self, symbol: str) -> str:
         return f"{self.prefix}sym:{symbol}"
@@ -129,28 +119,58 @@ class RedisMariaDBInterface(DataInterface):
     def day_key(self, day: date) -> str:
         return f"{self.prefix}day:{day.isoformat()}"
 
+    def _connection(self, name: str = "conn") -> pymysql.connections.Connection:
+        conn = getattr(self._local, name, None)
+        if conn is not None and closed_by_server(conn):
+            self._drop(name)
+            conn = None
+        if conn is None:
+            timeout = self.settings.health_timeout if name == "health" else None
+            try:
+                conn = mariadb_connect(self.settings, timeout)
+            except MARIADB_ERRORS as err:  # nothing sent: nothing stored
+                raise DataUnavailable(f"mariadb: {err}") from err
+            setattr(self._local, name, conn)
+        return conn
+
+    def _drop(self, name: str = "conn") -> None:
+        conn = getattr(self._local, name, None)
+        setattr(self._local, name, None)
+        if conn is not None:
+            with contextlib.suppress(Exception):  # already broken
+                conn.close()
+
     @contextmanager
-    def _cursor(self) -> Iterator[pymysql.cursors.Cursor]:
-        conn = getattr(self._local, "conn", None)
+    def _cursor(self, name: str = "conn") -> Iterator[pymysql.cursors.Cursor]:
+        """A cursor; a store error is DataUnavailable, or OutcomeUnknown if a statement
+        that writes (an INSERT) may have reached the server."""
+        conn = self._connection(name)
         try:
-            if conn is None:
-                conn = self._local.conn = mariadb_connect(self.settings)
             with conn.cursor() as cur:
                 yield cur
         except MARIADB_ERRORS as err:
-            self._local.conn = None
-            if conn is not None:
-                with contextlib.suppress(Exception):  # already broken
-                    conn.close()
+            self._drop(name)
+            code = err.args[0] if err.args else None
+            sent = isinstance(err, pymysql.err.InterfaceError) or code in MARIADB_LOST
+            writing = getattr(conn, "_stackyard_writing", False)
+            if sent and writing:
+                raise OutcomeUnknown(f"mariadb: {err}") from err
             raise DataUnavailable(f"mariadb: {err}") from err
+
+    @staticmethod
+    def _insert(cur: pymysql.cursors.Cursor, sql: str, args: tuple[Any, ...]) -> None:
+        cur.connection._stackyard_writing = True  # type: ignore[attr-defined]
+        cur.execute(sql, args)
+        cur.connection._stackyard_writing = False  # type: ignore[attr-defined]
 
     def _update_redis(self, what: str, call: Callable[..., Any], *args: Any) -> None:
         """Update the aggregates after the commit; the event is durable whatever happens."""
         try:
-            call(*args)
+            call(*args)  # never retried: a retry after a stall could count twice
         except REDIS_ERRORS as err:
             log.error(
-                "event stored in MariaDB but not counted in Redis; run stackyard-vowel-rebuild",
+                "event stored in MariaDB; its count in Redis: %s",
+                UNKNOWN,
                 extra={"event": what, "error": str(err)},
             )
 
@@ -159,7 +179,8 @@ class RedisMariaDBInterface(DataInterface):
     ) -> None:
         at = at or model.now()
         with self._cursor() as cur:
-            cur.execute(
+            self._insert(
+                cur,
                 "INSERT INTO initial_events (uuid, symbol, is_vowel, created_at)"
                 " VALUES (%s, %s, %s, %s)",
                 (uuid, symbol, is_vowel, at.replace(tzinfo=None)),
@@ -176,7 +197,8 @@ class RedisMariaDBInterface(DataInterface):
                 (uuid,),
             )
             row = cur.fetchone()
-            cur.execute(
+            self._insert(
+                cur,
                 "INSERT INTO followup_events (uuid, initial_id, created_at) VALUES (%s, %s, %s)",
                 (uuid, row[0] if row else None, at.replace(tzinfo=None)),
             )
@@ -186,7 +208,7 @@ class RedisMariaDBInterface(DataInterface):
         self._update_redis("followup", self._count_followup, symbol, created.date())
 
     def _count_followup(self, symbol: str, day: date) -> None:
-        pipe = self.redis.pipeline(transaction=True)
+        pipe = self.redis_writes.pipeline(transaction=True)
         pipe.hincrby(self.sym_key(symbol), "followups", 1)
         pipe.hincrby(self.day_key(day), f"{symbol}:f", 1)
         pipe.execute()
@@ -219,23 +241,25 @@ class RedisMariaDBInterface(DataInterface):
         ]
 
     def health(self) -> dict[str, str]:
+        """``ok`` or ``unavailable`` per store, each within health_timeout; details are logged."""
         state = {}
         try:
-            self.redis.ping()
+            self.redis_health.ping()
             state["redis"] = "ok"
         except REDIS_ERRORS as err:
-            state["redis"] = str(err)
+            log.warning("health: redis unavailable", extra={"error": str(err)})
+            state["redis"] = "unavailable"
         try:
-            with self._cursor() as cur:
+            with self._cursor("health") as cur:
                 cur.execute("SELECT 1")
             state["mariadb"] = "ok"
         except DataUnavailable as err:
-            state["mariadb"] = str(err)
+            log.warning("health: mariadb unavailable", extra={"error": str(err)})
+            state["mariadb"] = "unavailable"
         return state
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
-        self.redis.close()
+        self._drop("conn")
+        self._drop("health")
+        for client in (self.redis, self.redis_writes, self.redis_health):
+            client.close()

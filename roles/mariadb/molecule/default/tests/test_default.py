@@ -62,3 +62,12 @@ def test_settings_are_live(ip):
         assert cur.fetchone() == (1, 80, "+00:00")
         cur.execute("SHOW DATABASES LIKE 'test'")
         assert cur.fetchall() == ()
+
+
+def test_the_unit_runs_sandboxed(host):
+    show = host.check_output(
+        "systemctl show mariadb.service -p NoNewPrivileges -p PrivateDevices -p ProtectClock"
+        " -p RestrictNamespaces -p ActiveState"
+    )
+    assert "NoNewPrivileges=yes" in show and "PrivateDevices=yes" in show
+    assert "ActiveState=active" in show

@@ -21,8 +21,11 @@ def ip(host) -> str:
     return host.interface("eth0").addresses[0]
 
 
-def client(ip: str, password: str | None = PASSWORD) -> redis.Redis:
-    return redis.Redis(host=ip, port=6379, password=password, socket_timeout=10)
+APP_USER, APP_PASSWORD = "probe-app", "probe-app-secret"  # must match converge.yml
+
+
+def client(ip: str, password: str | None = PASSWORD, username: str | None = None) -> redis.Redis:
+    return redis.Redis(host=ip, port=6379, username=username, password=password, socket_timeout=10)
 
 
 def test_a_value_round_trips_over_the_network(ip):
@@ -57,3 +60,26 @@ def test_a_written_key_survives_a_kill_of_the_server(host, ip):
         except redis.ConnectionError:
             host.run("sleep 1")
     pytest.fail("redis did not come back after a kill")
+
+
+def test_the_app_user_works_on_its_keys_and_nothing_else(ip):
+    app = client(ip, APP_PASSWORD, APP_USER)
+    key = f"app:{uuid.uuid4()}"
+    app.set(key, "mine")
+    assert app.get(key) == b"mine" and app.hincrby(f"{key}:h", "n", 2) == 2
+    for command in [
+        ("CONFIG", "SET", "appendonly", "no"),
+        ("CONFIG", "REWRITE"),
+        ("FLUSHALL",),
+        ("SHUTDOWN", "NOSAVE"),
+        ("SET", "probe:not-mine", "x"),
+    ]:
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            app.execute_command(*command)
+    assert client(ip).config_get("appendonly")["appendonly"] == "yes"  # the admin can
+
+
+def test_the_role_never_puts_the_password_in_an_environment_or_argv(host):
+    # sudo and systemd would log it; the role's tasks pass it on stdin
+    journal = host.run("journalctl --no-pager -o cat").stdout
+    assert PASSWORD not in journal
