@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -125,11 +126,16 @@ def raw_http(url: str, request: bytes, timeout: float = 30) -> tuple[int, dict[s
     """Send raw bytes to the server of ``url``; the status, headers and body of the answer."""
     host, port = url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=timeout) as sock:
-        sock.sendall(request)
-        sock.shutdown(socket.SHUT_WR)
+        # A server may answer (413) and close before the whole request is sent: the rest of
+        # the send fails, and the answer is what counts.
+        with contextlib.suppress(OSError):
+            sock.sendall(request)
+            sock.shutdown(socket.SHUT_WR)
         data = b""
-        while chunk := sock.recv(65536):
-            data += chunk
+        with contextlib.suppress(ConnectionResetError):
+            while chunk := sock.recv(65536):
+                data += chunk
+    assert data, "the server closed the connection without an answer"
     head, _, body = data.partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     headers = dict(line.split(": ", 1) for line in lines[1:] if ": " in line)

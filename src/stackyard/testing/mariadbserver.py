@@ -7,6 +7,7 @@ the ``mysql`` user.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import signal
@@ -101,18 +102,25 @@ def start() -> MariaDBServer:
     try:
         if os.geteuid() == 0:
             shutil.chown(root, "mysql", "mysql")
-        subprocess.run(  # noqa: S603
-            [
-                "/usr/bin/mariadb-install-db",
-                "--no-defaults",
-                *server._user(),
-                f"--datadir={root / 'data'}",
-                "--auth-root-authentication-method=socket",
-                "--skip-test-db",
-            ],
-            capture_output=True,
-            check=True,
-        )
+        # One install at a time on the machine: two at once (parallel test workers) failed
+        # now and then. The error carries the tool's own output.
+        with open(Path(tempfile.gettempdir()) / "stackyard-mariadb-install.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            installed = subprocess.run(  # noqa: S603
+                [
+                    "/usr/bin/mariadb-install-db",
+                    "--no-defaults",
+                    *server._user(),
+                    f"--datadir={root / 'data'}",
+                    "--auth-root-authentication-method=socket",
+                    "--skip-test-db",
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+        if installed.returncode != 0:
+            raise RuntimeError(f"mariadb-install-db failed:\n{installed.stdout}{installed.stderr}")
         server.start()
     except BaseException:
         server.remove()
