@@ -195,16 +195,3 @@ def test_one_client_cannot_hold_every_connection(api_url, group_vars):
     while (status := raw(api_url, get(api_url, "/health"))[0]) != 200:
         assert time.monotonic() < deadline, f"client not served again: {status}"
         time.sleep(1)
-
-
-def test_a_killed_nginx_comes_back_by_itself(api_url, api_host):
-    api_host.check_output("kill -9 $(systemctl show -p MainPID --value nginx)")
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if raw(api_url, get(api_url, "/health"), timeout=3)[0] == 200:
-                break
-        except OSError:
-            pass
-        assert time.monotonic() < deadline, "nginx was not restarted"
-        time.sleep(1)
