@@ -79,9 +79,9 @@ def served(cluster, serve_api, tmp_path_factory):
         yield url, proc, log
 
 
-def post_raw(http_raw, url, head: str, body: bytes = b""):
+def post_raw(http_raw, url, head: str, body: bytes = b"", content_type: str = "application/json"):
     request = (
-        f"POST /prices HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"POST /prices HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\n"
         f"Connection: close\r\n{head}\r\n"
     ).encode() + body
     return http_raw(url, request)
@@ -164,3 +164,18 @@ def test_millions_of_empty_objects_keep_the_worker_small(cluster, serve_api, htt
     print(f"\nworker peak RSS {peak_mb:.0f} MB for a {len(body) / 1e6:.0f} MB body")
     assert status == 413 and json.loads(answer)["max_batch_rows"] == 200_000
     assert peak_mb < 400, peak_mb
+
+
+def test_a_60_mb_csv_keeps_the_worker_small(cluster, serve_api, http_raw, tmp_path):
+    """60 MB of valid CSV rows (2.3 M): 413 after 200,001 rows, decoded as it is read (a
+    whole decoded copy and a StringIO of it took a worker past 500 MB)."""
+    env = {"RATES_WORKERS": "1", "RATES_THREADS": "1"}
+    with serve_api(cluster, tmp_path / "api.log", **env) as (url, proc):
+        body = b"orig_code,dest_code,day,price\n" + b"HKHKG,CNZHA,2096-01-01,7\n" * 2_300_000
+        status, _, answer = post_raw(
+            http_raw, url, f"Content-Length: {len(body)}\r\n", body, content_type="text/csv"
+        )
+        peak_mb = worker_peak_kib(proc.pid) / 1024
+    print(f"\nworker peak RSS {peak_mb:.0f} MB for a {len(body) / 1e6:.0f} MB CSV body")
+    assert status == 413 and json.loads(answer)["max_batch_rows"] == 200_000
+    assert peak_mb < 250, peak_mb

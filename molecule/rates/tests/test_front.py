@@ -142,3 +142,56 @@ def test_api_stopped_behind_the_front_answers_json_502_then_recovers(api_url, ap
     while (status := raw(api_url, get(api_url, "/health"))[0]) != 200:
         assert time.monotonic() < deadline, f"API not back behind the front: {status}"
         time.sleep(1)
+
+
+def test_a_request_line_gunicorn_alone_would_refuse_passes_the_front_to_a_json_answer(api_url):
+    # 5,000 bytes: over gunicorn's default 4,094 but within the front's 8k, so gunicorn's
+    # limits must not be the tighter ones (its errors are HTML).
+    status, headers, body = raw(api_url, get(api_url, "/rates?x=" + "a" * 5_000))
+    assert_json_error(status, headers, body, 400)
+
+
+def test_many_headers_reach_the_api_and_never_an_html_error(api_url):
+    extra = "".join(f"X-H{i}: v\r\n" for i in range(150))  # gunicorn's default limit is 100
+    status, headers, _ = raw(api_url, get(api_url, "/health", extra))
+    assert status == 200
+    assert headers["content-type"].startswith("application/json")
+
+
+def test_methods_encodings_and_versions_nginx_refuses_are_json(api_url):
+    host = urllib.parse.urlsplit(api_url).netloc
+    cases = {
+        f"TRACE / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n": 405,
+        f"POST /prices HTTP/1.1\r\nHost: {host}\r\nTransfer-Encoding: gzip\r\n"
+        "Connection: close\r\n\r\n": 501,
+        f"GET /health HTTP/2.0\r\nHost: {host}\r\n\r\n": 505,
+    }
+    for request, expected in cases.items():
+        assert_json_error(*raw(api_url, request.encode()), expected)
+
+
+def test_one_client_cannot_hold_every_connection(api_url, group_vars):
+    """Past the per-client limit the front answers 429 instead of queueing the client's
+    trickling bodies; once they close, the client is served again."""
+    limit = 128  # http_front_connections_per_client's default
+    stop, opened = threading.Event(), []
+    threads = [
+        threading.Thread(target=trickle, args=(api_url, stop, opened), daemon=True)
+        for _ in range(limit)
+    ]
+    try:
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 30
+        while len(opened) < limit and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(2)  # each has sent its headers and is inside a request
+        assert_json_error(*raw(api_url, get(api_url, "/health")), 429)
+    finally:
+        stop.set()
+        for sock in opened:
+            sock.close()
+    deadline = time.monotonic() + 30
+    while (status := raw(api_url, get(api_url, "/health"))[0]) != 200:
+        assert time.monotonic() < deadline, f"client not served again: {status}"
+        time.sleep(1)

@@ -77,6 +77,14 @@ def config(
         "proc_name": proc_name,
         "preload_app": False,  # pools are created lazily in each worker
         "when_ready": when_ready,
+        # The nginx front bounds the request line and headers (JSON 414/431); gunicorn's
+        # own limits sit at or above the front's so that its HTML errors never show.
+        "limit_request_line": 8190,
+        "limit_request_field_size": 8190,
+        "limit_request_fields": 32768,
+        # gunicorn 27's control socket (for gunicornc) is unused, and its default path is in
+        # the service's home, read-only under the hardened unit: it would log an ERROR.
+        "control_socket_disable": True,
     }
 
 
