@@ -43,6 +43,8 @@ def drive(a_url: str) -> list[tuple[str, int, str]]:
         ("POST", "/jobs", {"Authorization": TOKEN}, None, {"password": "pw", "x": "y"}),
         ("POST", "/jobs", {"Authorization": TOKEN, "Content-Type": "application/json"}, None,
          json.dumps({"token": "secret-j", "n": [1, 2]})),
+        # from a trusted proxy (loopback): the client is the forwarded address
+        ("GET", "/hello", {"X-Forwarded-For": "198.51.100.7"}, None, None),
     ]  # fmt: skip
     seen = []
     for method, path, headers, params, data in calls:
@@ -72,7 +74,8 @@ def test_every_request_produces_exactly_one_redacted_event(broker, users_db, tmp
     for event_id, status, path in seen:
         event = by_id[event_id]
         assert (event["schema"], event["app"], event["path"]) == (SCHEMA, "app_a", path)
-        assert event["response"]["status"] == status and event["client_ip"] == "127.0.0.1"
+        assert event["response"]["status"] == status
+        assert event["client_ip"] == ("198.51.100.7" if event_id == seen[8][0] else "127.0.0.1")
     assert {e["route"] for e in events if e["app"] == "app_a"} == {"/hello", "/jobs", "other"}
     assert [e["app"] for e in events].count("app_b") == 4  # the four calls with a token
     good = by_id[seen[1][0]]

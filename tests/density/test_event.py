@@ -1,4 +1,4 @@
-"""Client address behind trusted proxies, redaction and body encoding of capture events."""
+"""Redaction and body encoding of capture events."""
 
 from __future__ import annotations
 
@@ -9,24 +9,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from stackyard.density.capture.event import REDACTED, Redactor, encode_body
-from stackyard.density.web import client_ip, trusted_networks
-
-TRUSTED = trusted_networks(["10.0.0.0/8", "127.0.0.1/32"])
-
-
-def test_forwarded_for_is_ignored_from_an_untrusted_peer():
-    environ = {"REMOTE_ADDR": "203.0.113.9", "HTTP_X_FORWARDED_FOR": "1.2.3.4"}
-    assert client_ip(environ, TRUSTED) == "203.0.113.9"
-
-
-def test_forwarded_for_from_trusted_proxies_gives_the_first_untrusted_hop():
-    environ = {"REMOTE_ADDR": "10.0.0.2", "HTTP_X_FORWARDED_FOR": "6.6.6.6, 198.51.100.7, 10.0.0.1"}
-    assert client_ip(environ, TRUSTED) == "198.51.100.7"
-
-
-def test_a_garbled_forwarded_for_keeps_the_peer():
-    environ = {"REMOTE_ADDR": "127.0.0.1", "HTTP_X_FORWARDED_FOR": "not-an-ip"}
-    assert client_ip(environ, TRUSTED) == "127.0.0.1"
 
 
 def test_configured_fields_are_redacted_in_forms_and_nested_json():

@@ -6,13 +6,20 @@
 
 from __future__ import annotations
 
+import logging
+
 import requests
 from flask import Flask, Response, current_app, jsonify, request
 from requests.adapters import HTTPAdapter
 
-from stackyard.density import web
 from stackyard.density.capture.middleware import wrap
+from stackyard.density.capture.publisher import capture_stats
 from stackyard.density.config import Settings, load_settings
+from stackyard.rates import logs
+from stackyard.web.app import base_app, text, trust_proxies
+from stackyard.web.errors import ApiError
+
+log = logging.getLogger("stackyard.density")
 
 JOBS = "Jobs:\nTitle: Devops\nDescription: Awesome\n"
 OWNER = "density"
@@ -27,7 +34,7 @@ def _session() -> requests.Session:
 
 
 def hello() -> Response:
-    return web.text("Hello there")
+    return text("Hello there")
 
 
 def ask_app_b(token: str) -> requests.Response:
@@ -39,33 +46,35 @@ def ask_app_b(token: str) -> requests.Response:
             timeout=(settings.app_b_connect_timeout, settings.app_b_read_timeout),
         )
     except requests.Timeout:
-        raise web.ApiError("app_b did not answer in time", 504) from None
+        raise ApiError("app_b did not answer in time", 504) from None
     except requests.RequestException as err:
-        web.log.warning("app_b unreachable: %s", err)
-        raise web.ApiError("app_b is unreachable", 502) from None
+        log.warning("app_b unreachable: %s", err)
+        raise ApiError("app_b is unreachable", 502) from None
 
 
 def jobs() -> Response:
     token = request.headers.get("Authorization")
     if not token:
-        raise web.ApiError("the Authorization header is missing", 401)
+        raise ApiError("the Authorization header is missing", 401)
     reply = ask_app_b(token)
     if reply.status_code == 403:
-        return web.text("fail", 403)
+        return text("fail", 403)
     if reply.status_code != 200:
-        web.log.warning("app_b answered %s", reply.status_code)
-        raise web.ApiError(f"app_b answered {reply.status_code}", 502)
+        log.warning("app_b answered %s", reply.status_code)
+        raise ApiError(f"app_b answered {reply.status_code}", 502)
     if reply.text != OWNER:
-        return web.text("fail", 403)
-    return web.text(JOBS)
+        return text("fail", 403)
+    return text(JOBS)
 
 
 def health() -> tuple[Response, int]:
-    return jsonify(status="ok", capture=web.capture_stats()), 200
+    return jsonify(status="ok", capture=capture_stats(current_app)), 200
 
 
 def create_flask(settings: Settings) -> Flask:
-    app = web.base_app(__name__, settings)
+    logs.configure(settings.log_level)
+    app = base_app(__name__, max_body_bytes=settings.max_body_bytes)
+    app.extensions["stackyard.density.settings"] = settings
     session = requests.Session()
     adapter = HTTPAdapter(pool_connections=1, pool_maxsize=settings.app_b_pool_size)
     session.mount("http://", adapter)
@@ -80,4 +89,4 @@ def create_flask(settings: Settings) -> Flask:
 def create_app(settings: Settings | None = None):
     """app_a wrapped in the capture middleware (unless capture is disabled)."""
     settings = settings or load_settings(app_name="app_a")
-    return wrap(create_flask(settings), settings)
+    return trust_proxies(wrap(create_flask(settings), settings), settings.trusted_proxies)

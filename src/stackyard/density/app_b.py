@@ -6,15 +6,21 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 
 from flask import Flask, Response, current_app, jsonify, request
 
-from stackyard.density import web
 from stackyard.density.capture.middleware import wrap
+from stackyard.density.capture.publisher import capture_stats
 from stackyard.density.config import Settings, load_settings
 from stackyard.density.users import connect, owner_of
+from stackyard.rates import logs
+from stackyard.web.app import base_app, text, trust_proxies
+from stackyard.web.errors import BadRequest, Unavailable
+
+log = logging.getLogger("stackyard.density")
 
 
 class Users:
@@ -38,15 +44,15 @@ def _users() -> Users:
 def auth() -> Response:
     tokens = request.form.getlist("token")
     if len(tokens) != 1:
-        raise web.ApiError("the form field 'token' must be given exactly once", 400)
+        raise BadRequest("the form field 'token' must be given exactly once")
     try:
         owner = _users().owner_of(tokens[0])
     except sqlite3.Error as err:
-        web.log.error("users table unavailable: %s", err)
-        raise web.ApiError("the users table is unavailable", 503) from None
+        log.error("users table unavailable: %s", err)
+        raise Unavailable("the users table is unavailable") from None
     if owner is None:
-        return web.text("fail", 403)
-    return web.text(owner)
+        return text("fail", 403)
+    return text(owner)
 
 
 def health() -> tuple[Response, int]:
@@ -54,11 +60,13 @@ def health() -> tuple[Response, int]:
         _users().owner_of("")
     except sqlite3.Error as err:
         return jsonify(status="error", users=str(err)), 503
-    return jsonify(status="ok", users="ok", capture=web.capture_stats()), 200
+    return jsonify(status="ok", users="ok", capture=capture_stats(current_app)), 200
 
 
 def create_flask(settings: Settings) -> Flask:
-    app = web.base_app(__name__, settings)
+    logs.configure(settings.log_level)
+    app = base_app(__name__, max_body_bytes=settings.max_body_bytes)
+    app.extensions["stackyard.density.settings"] = settings
     app.extensions["stackyard.density.users"] = Users(settings.users_db)
     app.add_url_rule("/auth", view_func=auth, methods=["POST"])
     app.add_url_rule("/health", view_func=health, methods=["GET"])
@@ -68,4 +76,4 @@ def create_flask(settings: Settings) -> Flask:
 def create_app(settings: Settings | None = None):
     """app_b wrapped in the capture middleware (unless capture is disabled)."""
     settings = settings or load_settings(app_name="app_b")
-    return wrap(create_flask(settings), settings)
+    return trust_proxies(wrap(create_flask(settings), settings), settings.trusted_proxies)

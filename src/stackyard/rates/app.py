@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
-import socket
 import time
 
 import psycopg2.errors
@@ -15,6 +13,7 @@ from stackyard.rates import batches, logs, prices, queries
 from stackyard.rates.config import Settings, load_settings
 from stackyard.rates.db import Database
 from stackyard.web import errors
+from stackyard.web.app import no_delay
 from stackyard.web.auth import require_bearer
 from stackyard.web.body import read_body
 from stackyard.web.errors import ApiError
@@ -109,13 +108,7 @@ def check_read_token() -> None:
 
 def start_timer() -> None:
     g.started = time.perf_counter()
-    # gunicorn writes the headers and the body in two send() calls; on a keep-alive
-    # connection Nagle's algorithm then holds the body until the client's delayed ACK
-    # (~40 ms). No delay for small writes.
-    sock = request.environ.get("gunicorn.socket")
-    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    no_delay()
 
 
 def log_request(response: Response) -> Response:

@@ -22,7 +22,6 @@ from werkzeug.exceptions import HTTPException
 from stackyard.density.capture import event as ev
 from stackyard.density.capture.publisher import Publisher
 from stackyard.density.config import Settings
-from stackyard.density.web import client_ip, trusted_networks
 
 log = logging.getLogger("stackyard.density.capture")
 HEADER = "X-Request-Id"
@@ -65,7 +64,6 @@ class Capture:
         self.settings = settings
         self.publisher = publisher
         self.route = route_template(app)
-        self.trusted = trusted_networks(settings.trusted_proxies)
         self.redactor = ev.Redactor(settings.capture_redact_headers, settings.capture_redact_fields)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
@@ -110,7 +108,8 @@ class Capture:
         try:
             s = self.settings
             method, path = environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", "")
-            ip = client_ip(environ, self.trusted)
+            # the client: TrustedProxies (outermost) resolved X-Forwarded-For already
+            ip = environ.get("REMOTE_ADDR") or ""
             ctype = environ.get("CONTENT_TYPE", "")
             complete = len(body) <= s.capture_body_bytes
             req_body = self.redactor.body(body, ctype, complete)

@@ -250,3 +250,9 @@ class Publisher:
                 return False
             self.stats["replayed"] += len(batch)
             log.info("replayed %d spooled events", len(batch))
+
+
+def capture_stats(app: Any) -> dict[str, Any] | None:
+    """The capture counters of this worker (queued, published, spooled, dropped...), if on."""
+    publisher = app.extensions.get("stackyard.density.publisher")
+    return publisher.snapshot() if publisher is not None else None
