@@ -8,7 +8,7 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from stackyard.density.capture.event import REDACTED, Redactor, encode_body
+from stackyard.density.capture.event import REDACTED, Redactor, encode_body, to_bytes
 
 
 def test_configured_fields_are_redacted_in_forms_and_nested_json():
@@ -36,3 +36,11 @@ def test_binary_bodies_are_base64_and_truncation_is_marked():
 def test_redacting_any_body_never_raises(raw, ctype):
     out = Redactor([], ["token"]).body(raw, ctype, True)
     assert isinstance(out, bytes)
+
+
+@given(st.recursive(st.text() | st.integers() | st.booleans() | st.none(),
+                    lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner),
+                    max_leaves=20))  # fmt: skip
+def test_events_encode_as_ascii_json_of_the_same_value(value):
+    raw = to_bytes({"data": value})
+    assert raw.isascii() and json.loads(raw) == {"data": value}

@@ -7,6 +7,7 @@ stored as text, anything else base64 (``encoding``). Redacted values become ``[R
 from __future__ import annotations
 
 import base64
+import functools
 import json
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -69,15 +70,28 @@ def encode_body(raw: bytes, total: int, limit: int) -> dict[str, Any]:
     return {"size": total, "truncated": total > len(kept), "encoding": encoding, "data": data}
 
 
+@functools.lru_cache(maxsize=512)
+def _header_name(key: str) -> str | None:
+    """``HTTP_USER_AGENT`` → ``User-Agent``; None for environ keys that are no header."""
+    if key.startswith("HTTP_"):
+        return key[5:].replace("_", "-").title()
+    if key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+        return key.replace("_", "-").title()
+    return None
+
+
 def request_headers(environ: Mapping[str, Any]) -> list[tuple[str, str]]:
-    out = []
-    for key, value in environ.items():
-        if key.startswith("HTTP_"):
-            out.append((key[5:].replace("_", "-").title(), value))
-        elif key in ("CONTENT_TYPE", "CONTENT_LENGTH") and value:
-            out.append((key.replace("_", "-").title(), value))
-    return out
+    # runs for every request: the name mapping is cached (bounded: an attacker's header
+    # names only churn the cache)
+    return [
+        (name, value) for key, value in environ.items() if (name := _header_name(key)) and value
+    ]
+
+
+# one encoder for every event (json.dumps builds one per call); ASCII output is the C
+# encoder's fastest path: non-ASCII text is escaped (\uXXXX), still the same JSON value
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
 
 
 def to_bytes(event: dict[str, Any]) -> bytes:
-    return json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode()
+    return _ENCODER.encode(event).encode("ascii")

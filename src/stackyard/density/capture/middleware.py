@@ -7,6 +7,7 @@ and queued when the server closes the response, so its duration covers the whole
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import time
@@ -47,6 +48,7 @@ def route_template(app: Flask) -> Callable[[str, str], str]:
     adapter = app.url_map.bind("capture")
     paths = {rule.rule for rule in app.url_map.iter_rules() if "<" not in rule.rule}
 
+    @functools.lru_cache(maxsize=1024)  # per request otherwise; bounded for unknown paths
     def route(path: str, method: str) -> str:
         try:
             rule, _ = adapter.match(path, method, return_rule=True)
@@ -124,9 +126,7 @@ class Capture:
                 "method": method,
                 "path": path,
                 "route": self.route(path, method),
-                "query": self.redactor.params(
-                    parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)
-                ),
+                "query": self._query(environ.get("QUERY_STRING", "")),
                 "request": {
                     "headers": self.redactor.header_list(ev.request_headers(environ)),
                     "body": ev.encode_body(req_body, len(body), s.capture_body_bytes),
@@ -141,6 +141,11 @@ class Capture:
             self.publisher.publish(ip.encode(), ev.to_bytes(event))
         except Exception:  # capture must never fail a request
             log.exception("building the capture event failed")
+
+    def _query(self, raw: str) -> list[list[str]]:
+        if not raw:
+            return []
+        return self.redactor.params(parse_qsl(raw, keep_blank_values=True))
 
 
 class _Tee:
