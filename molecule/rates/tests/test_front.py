@@ -195,3 +195,18 @@ def test_one_client_cannot_hold_every_connection(api_url, group_vars):
     while (status := raw(api_url, get(api_url, "/health"))[0]) != 200:
         assert time.monotonic() < deadline, f"client not served again: {status}"
         time.sleep(1)
+
+
+def test_a_killed_nginx_master_is_started_again(api_url, api_host):
+    pid = api_host.check_output("cat /run/nginx.pid")
+    api_host.run_test(f"kill -9 {pid}")
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if raw(api_url, get(api_url, "/health"), timeout=5)[0] == 200:
+                break
+        except OSError:
+            pass
+        assert time.monotonic() < deadline, "the front did not come back after kill -9"
+        time.sleep(1)
+    assert api_host.check_output("cat /run/nginx.pid") != pid

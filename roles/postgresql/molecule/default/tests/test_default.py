@@ -1,6 +1,7 @@
 """Behaviour of the postgresql role, proven from the controller over the network."""
 
 import os
+import time
 
 import psycopg2
 import pytest
@@ -84,3 +85,20 @@ def test_service_is_enabled_and_running(host):
     assert host.service("postgresql").is_enabled
     assert host.service(f"postgresql@{VERSION}-main").is_running
     assert host.socket("tcp://0.0.0.0:5432").is_listening
+
+
+def test_a_killed_postmaster_is_started_again_and_keeps_committed_rows(host, server_ip):
+    with connect(server_ip) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE IF NOT EXISTS crash_probe (n int)")
+        cur.execute("INSERT INTO crash_probe VALUES (42)")
+    pid = host.check_output(f"head -1 /var/lib/postgresql/{VERSION}/main/postmaster.pid")
+    host.run_test(f"kill -9 {pid}")
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            assert scalar(server_ip, "SELECT count(*) FROM crash_probe WHERE n = 42") == 1
+            break
+        except psycopg2.OperationalError:
+            assert time.monotonic() < deadline, "PostgreSQL did not come back after kill -9"
+            time.sleep(1)
+    assert host.check_output(f"head -1 /var/lib/postgresql/{VERSION}/main/postmaster.pid") != pid
