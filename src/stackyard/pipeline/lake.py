@@ -207,8 +207,9 @@ def events_sql(settings: LakeSettings, objects: list[LakeObject]) -> str:
         return f"SELECT {nulls}, CAST(NULL AS VARCHAR) AS filename WHERE false"
     files = ", ".join(_quote(f"s3://{settings.bucket}/{item.key}") for item in objects)
     columns = ", ".join(f"{_quote(name)}: {_quote(kind)}" for name, kind in COLUMNS.items())
-    return (  # noqa: S608 - every key and name is quoted by _quote
-        f"SELECT * FROM read_json([{files}], columns = {{{columns}}}, "
+    # every key and name is quoted by _quote
+    return (
+        f"SELECT * FROM read_json([{files}], columns = {{{columns}}}, "  # noqa: S608
         "format = 'newline_delimited', compression = 'gzip', filename = true)"
     )
 
