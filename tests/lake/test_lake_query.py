@@ -183,3 +183,33 @@ def test_the_console_script_runs_a_query(lake: Lake, s3_env) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == [{"n": len(lake.select(FIRST, LAST))}]
+
+
+COMPACT = """
+COPY (
+  SELECT * EXCLUDE (filename), strftime(time, '%Y-%m-%d') AS date, strftime(time, '%H') AS hour
+  FROM events ORDER BY time
+) TO 's3://lake-test/compacted/events' (
+  FORMAT parquet, COMPRESSION zstd, PARTITION_BY (date, hour), OVERWRITE_OR_IGNORE
+)
+"""
+
+
+def test_compaction_to_parquet_keeps_every_event_of_the_day(lake: Lake, s3_env) -> None:
+    """The recipe of docs/data-lake.md: one day of JSONL objects into hourly Parquet files."""
+    day = ["--from", "2026-11-23"]
+    code, _, err = run_cli("lake", "query", COMPACT, *day)
+    assert code == 0, err
+    sql = """
+    SELECT hour, count(*) AS n, count(DISTINCT id) AS ids, max(response.status) AS top_status
+    FROM read_parquet('s3://lake-test/compacted/events/date=2026-11-23/*/*.parquet',
+                      hive_partitioning = true)
+    GROUP BY hour ORDER BY hour
+    """
+    rows = query_json(sql, *day)
+    events = lake.select(datetime(2026, 11, 23), datetime(2026, 11, 23, 23))
+    per_hour = Counter(f"{hour_of(e):%H}" for e in events)
+    assert [(str(r["hour"]).zfill(2), r["n"], r["ids"]) for r in rows] == [
+        (hour, n, n) for hour, n in sorted(per_hour.items())
+    ]
+    assert max(r["top_status"] for r in rows) == max(e["response"]["status"] for e in events)
