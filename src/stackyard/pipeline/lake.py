@@ -239,7 +239,7 @@ def run(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[list[str], list[tuple
             )
         return names, rel.fetchall()
     except duckdb.HTTPException as err:
-        raise LakeError(f"reading the lake failed: {_first_line(err)}") from None
+        raise LakeError(f"S3 request failed: {_first_line(err)}") from None
     except (duckdb.ParserException, duckdb.BinderException, duckdb.CatalogException) as err:
         raise LakeError(f"SQL error: {_first_line(err)}") from None
     except duckdb.Error as err:
