@@ -106,8 +106,8 @@ class MinioServer:
         url = f"{self.endpoint}/minio/health/live"
         while True:
             if self.proc is not None and self.proc.poll() is not None:
-                log = self.root / "minio.log"
-                raise RuntimeError(f"MinIO exited ({self.proc.returncode}): see {log}")
+                code = self.proc.returncode
+                raise RuntimeError(f"MinIO exited ({code}): see {self.root}/minio.log")
             try:
                 with urllib.request.urlopen(url, timeout=1) as answer:  # noqa: S310 - loopback
                     if answer.status == 200:
