@@ -180,6 +180,8 @@ def connect(settings: LakeSettings) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(config={"autoinstall_known_extensions": False})
     con.execute(f"LOAD {_quote(str(httpfs_path()))}")
     con.execute("SET TimeZone = 'UTC'")
+    # httpfs's curl client verifies certificates by default, its httplib client does not
+    con.execute("SET enable_server_cert_verification = true")
     url = urlsplit(settings.endpoint_url)
     options = {
         "PROVIDER": "config",
