@@ -11,6 +11,8 @@ from lake_support import run_cli
 
 from stackyard.pipeline.lakerange import MAX_DAYS, LakeRange, RangeError, ip_segment
 
+# no deadline: a loaded 2-core machine runs the whole suite at once
+PROPERTY = settings(max_examples=100, deadline=None)
 HOURS = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 31, 23))
 
 
@@ -31,6 +33,7 @@ def covered_hours(prefixes: list[str]) -> list[datetime]:
     return hours
 
 
+@PROPERTY
 @given(
     start=HOURS,
     span=st.integers(min_value=0, max_value=24 * 40),
@@ -52,6 +55,7 @@ def test_prefixes_cover_exactly_the_hours_of_any_valid_range(start, span, start_
     assert len(prefixes) <= len(whole_days) + 46  # partial days only at both ends
 
 
+@PROPERTY
 @given(start=HOURS, span=st.integers(min_value=0, max_value=72), ip=st.ip_addresses())
 def test_ip_prefixes_sit_under_each_hour_in_the_lake_spelling(start, span, ip):
     stop = start + timedelta(hours=span)
@@ -61,6 +65,7 @@ def test_ip_prefixes_sit_under_each_hour_in_the_lake_spelling(start, span, ip):
     assert ip_segment(segment) == segment  # the lake spelling is accepted as well
 
 
+@PROPERTY
 @given(start=HOURS, back=st.integers(min_value=1, max_value=24 * 400))
 def test_a_stop_before_the_start_exits_2(start, back):
     stop = start - timedelta(hours=back)
@@ -80,7 +85,7 @@ BAD = st.one_of(
 )
 
 
-@settings(max_examples=60)
+@settings(max_examples=60, deadline=None)
 @given(text=BAD, which=st.sampled_from(["--from", "--to"]))
 def test_a_malformed_bound_exits_2_naming_the_option(text, which):
     other = "--to" if which == "--from" else "--from"
