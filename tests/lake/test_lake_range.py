@@ -82,6 +82,7 @@ BAD = st.one_of(
     st.integers(min_value=13, max_value=99).map(lambda m: f"2026-{m}-01"),
     st.just("2026-02-30"),
     st.just("2026-11-23T14:00"),
+    st.just("\u0662\u0660\u0662\u0666-11-23"),  # digits, but not ASCII ones
 )
 
 

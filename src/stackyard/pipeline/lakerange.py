@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 
 HOUR = timedelta(hours=1)
 MAX_DAYS = 366
-_BOUND = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}))?")
+_BOUND = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})(?:T([0-9]{2}))?")
 
 
 class RangeError(ValueError):
