@@ -20,7 +20,19 @@ import duckdb
 from stackyard.pipeline.lakerange import LakeRange
 from stackyard.pipeline.lakesettings import LakeError, LakeSettings
 
-__all__ = ["COLUMNS", "LakeError", "LakeObject", "LakeSettings", "connect", "list_objects", "run"]
+__all__ = [
+    "COLUMNS",
+    "LakeError",
+    "LakeObject",
+    "LakeSettings",
+    "connect",
+    "events_sql",
+    "httpfs_path",
+    "list_objects",
+    "open_events",
+    "run",
+    "s3_client",
+]
 
 SUFFIX = ".jsonl.gz"
 _BODY = "STRUCT(size BIGINT, truncated BOOLEAN, encoding VARCHAR, data VARCHAR)"
