@@ -1,17 +1,23 @@
 """Vowel benchmark: Null vs SQLite vs Redis+MariaDB, same gunicorn settings, one run.
 
-    .venv/bin/python bench/vowel_bench.py [--duration 10] [--concurrency 8]
-        [--events 100000,1000000]
+    .venv/bin/python bench/vowel_bench.py [--duration 5] [--rounds 4] [--concurrency 8]
+        [--events 100000,1000000] [--workers 4] [--threads 1]
 
 Throwaway Redis (AOF appendfsync always) and MariaDB (innodb_flush_log_at_trx_commit=1)
 servers are started as the roles deploy them (stackyard.testing). For each interface,
 gunicorn with ``stackyard.vowel.gunicorn_conf`` (4 sync workers, as deployed):
 
 1. write mix: Python threads with keep-alive connections, each POST /initial with a fresh
-   uuid, then POST /followup with probability 0.15 (the client's mix); throughput, p50, p99;
+   uuid, then POST /followup with probability 0.15 (the client's mix). All interfaces are
+   served at once and measured in turn, ``--rounds`` times, so a neighbour's load hits
+   them alike; the median round's throughput, p50, p99, and the CPU time per request of
+   the processes involved (gunicorn, Redis, MariaDB, this client), which a neighbour's
+   load hardly changes. ``stream-probe`` (bench/vowel_stream_probe.py, never deployed)
+   is the request path of option (a): one fsynced Redis script per write, no MariaDB;
 2. dashboards after N logged events (bulk-loaded into the store, Redis rebuilt from
-   MariaDB): GET /dashboard/symbol/e and a 30-day /dashboard/range at concurrency 1.
-   SQLite's take seconds each at 1 M events: a few samples.
+   MariaDB): GET /dashboard/symbol/e and a 30-day /dashboard/range at concurrency 1,
+   each sample interleaved with one of Null's trivial /dashboard/symbol/e (no store):
+   the scheduling floor of the same moment. SQLite's take seconds at 1 M: a few samples.
 """
 
 from __future__ import annotations
@@ -21,26 +27,21 @@ import http.client
 import os
 import random
 import shutil
-import sqlite3
 import sys
 import tempfile
 import threading
 import time
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from contextlib import ExitStack
+from datetime import timedelta
+from pathlib import Path
 
-import pymysql
+from vowel_data import END, LETTERS, load_mariadb, load_sqlite
 
 from stackyard.testing import mariadbserver, redisserver
 from stackyard.testing.http import serving
 from stackyard.testing.pgcluster import free_port
 from stackyard.vowel.config import Settings, env_name
-from stackyard.vowel.model import iso
-from stackyard.vowel.rebuild import rebuild
-from stackyard.vowel.sqlite_interface import SCHEMA
-
-LETTERS = "abcdefghijklmnopqrstuvwxyz"
-END = date(2026, 3, 31)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -80,75 +81,59 @@ def write_mix(port: int, concurrency: int, duration: float) -> dict:
             "p99": pct(flat, 0.99) * 1000, "errors": sum(errors)}  # fmt: skip
 
 
-def sample(port: int, path: str, n: int) -> tuple[float, float]:
-    conn, times = http.client.HTTPConnection("127.0.0.1", port, timeout=600), []
+def sample(paths: list[tuple[int, str]], n: int) -> list[tuple[float, float]]:
+    """p50, p99 ms of each (port, GET path), one of each in turn, n times, concurrency 1."""
+    conns = [http.client.HTTPConnection("127.0.0.1", port, timeout=600) for port, _ in paths]
+    times: list[list[float]] = [[] for _ in paths]
     for _ in range(n):
-        t0 = time.perf_counter()
-        conn.request("GET", path)
-        response = conn.getresponse()
-        response.read()
-        assert response.status == 200, (path, response.status)
-        times.append(time.perf_counter() - t0)
-    return pct(times, 0.5) * 1000, pct(times, 0.99) * 1000
+        for conn, (_, path), out in zip(conns, paths, times, strict=True):
+            t0 = time.perf_counter()
+            conn.request("GET", path)
+            response = conn.getresponse()
+            response.read()
+            assert response.status == 200, (path, response.status)
+            out.append(time.perf_counter() - t0)
+    return [(pct(t, 0.5) * 1000, pct(t, 0.99) * 1000) for t in times]
 
 
-def events(n: int, seed: int = 1):
-    """n initial requests over the 60 days before END, 15 % followed up."""
-    rng = random.Random(seed)
-    start = datetime(END.year, END.month, END.day, tzinfo=UTC) - timedelta(days=60)
-    for i in range(n):
-        at = start + timedelta(seconds=i * 60 * 86_400 / n)
-        yield str(uuid.UUID(int=rng.getrandbits(128))), rng.choice(LETTERS), at, rng.random() < 0.15
+TICK = os.sysconf("SC_CLK_TCK")
 
 
-def load_sqlite(path: str, n: int) -> None:
-    conn = sqlite3.connect(path)
-    conn.executescript(SCHEMA)
-    rows = []
-    for ident, symbol, at, followed in events(n):
-        rows.append(("initial", ident, symbol, 1, iso(at)))
-        if followed:
-            rows.append(("followup", ident, None, None, iso(at + timedelta(seconds=1))))
-    conn.executemany(
-        "INSERT INTO events (kind, uuid, symbol, is_vowel, ts) VALUES (?,?,?,?,?)", rows
-    )
-    conn.commit()
-    conn.close()
+def cpu_seconds(pids: list[int]) -> float:
+    """user + system CPU of the processes and, for the first, its descendants (gunicorn)."""
+    total, todo = 0.0, list(pids)
+    while todo:
+        pid = todo.pop()
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / TICK
+            for task in os.listdir(f"/proc/{pid}/task"):
+                todo += map(int, Path(f"/proc/{pid}/task/{task}/children").read_text().split())
+        except (OSError, ValueError):
+            continue  # exited meanwhile
+    return total
 
 
-INSERT_INITIAL = (
-    "INSERT INTO initial_events (uuid, symbol, is_vowel, created_at) VALUES (%s, %s, %s, %s)"
-)
+def measured_mix(port: int, app: int, stores: list[int], concurrency: int, duration: float) -> dict:
+    """write_mix plus CPU milliseconds per request: of the gunicorn tree ``app`` alone, and
+    of everything (gunicorn, the ``stores`` it uses, this client)."""
+    before, stores_before, own = cpu_seconds([app]), cpu_seconds(stores), os.times()
+    result = write_mix(port, concurrency, duration)
+    after, stores_after, own2 = cpu_seconds([app]), cpu_seconds(stores), os.times()
+    n = max(1.0, result["rps"] * duration) / 1000
+    client = own2.user - own.user + own2.system - own.system
+    result["app_cpu_ms"] = (after - before) / n
+    result["cpu_ms"] = (after - before + stores_after - stores_before + client) / n
+    return result
 
 
-def load_mariadb(server, settings: Settings, n: int) -> None:
-    conn = pymysql.connect(host="127.0.0.1", port=server.port, user="root_bench",
-                           password="bench", database=settings.mariadb_database)  # fmt: skip
-    with conn.cursor() as cur:
-        batch: list[tuple] = []
-        follow: list[tuple] = []
-        for ident, symbol, at, followed in events(n):
-            batch.append((ident, symbol, 1, at.replace(tzinfo=None)))
-            if followed:
-                follow.append((ident, (at + timedelta(seconds=1)).replace(tzinfo=None)))
-            if len(batch) == 20_000:
-                cur.executemany(INSERT_INITIAL, batch)
-                batch = []
-        if batch:
-            cur.executemany(INSERT_INITIAL, batch)
-        for i in range(0, len(follow), 20_000):
-            cur.executemany("INSERT INTO followup_events (uuid, initial_id, created_at) "
-                            "SELECT %s, NULL, %s", follow[i:i + 20_000])  # fmt: skip
-        cur.execute("UPDATE followup_events f JOIN initial_events i ON i.uuid = f.uuid"
-                    " SET f.initial_id = i.id WHERE f.initial_id IS NULL")  # fmt: skip
-    conn.commit()
-    conn.close()
-    rebuild(settings)
+WRITERS = ("null", "sqlite", "redis-mariadb", "stream-probe")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=float, default=10)
+    parser.add_argument("--duration", type=float, default=5, help="seconds per round")
+    parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--events", default="100000,1000000")
     parser.add_argument("--slow-samples", type=int, default=3)
@@ -158,6 +143,7 @@ def main() -> int:
     args = parser.parse_args()
     sizes = [int(x) for x in args.events.split(",") if x]
     redis, maria = redisserver.start(), mariadbserver.start()
+    store_pids = [redis.proc.pid, maria.proc.pid]
     tmp = tempfile.mkdtemp(prefix="vowel-bench-")
     maria.sql("CREATE USER 'root_bench'@'%' IDENTIFIED BY 'bench'")
     maria.sql("GRANT ALL ON *.* TO 'root_bench'@'%'")
@@ -165,16 +151,18 @@ def main() -> int:
 
     def settings_for(kind: str, name: str) -> Settings:
         maria.create_database(name, "vowel")
-        return Settings(backend=kind, sqlite_path=f"{tmp}/{name}.sqlite3", redis_port=redis.port,
+        backend = "redis-mariadb" if kind == "stream-probe" else kind
+        return Settings(backend=backend, sqlite_path=f"{tmp}/{name}.sqlite3", redis_port=redis.port,
                         redis_password=redis.password, redis_prefix=f"{name}:",
                         mariadb_port=maria.port, mariadb_database=name,
                         mariadb_password=mariadbserver.PASSWORD, log_level="WARNING")  # fmt: skip
 
-    def serve(settings: Settings):
+    def serve(kind: str, settings: Settings, stack: ExitStack) -> tuple[int, int]:
         port = free_port()
         env = {**os.environ, **{env_name(k): str(v) for k, v in vars(settings).items()}}
         env.update({env_name("bind"): f"127.0.0.1:{port}", env_name("workers"): str(args.workers),
-                    env_name("threads"): str(args.threads)})  # fmt: skip
+                    env_name("threads"): str(args.threads),
+                    "PYTHONPATH": str(Path(__file__).resolve().parent)})  # fmt: skip
         argv = [
             sys.executable,
             "-m",
@@ -182,16 +170,31 @@ def main() -> int:
             "--config",
             "python:stackyard.vowel.gunicorn_conf",
         ]
-        return port, serving(argv, env, port)
+        if kind == "stream-probe":
+            argv.append("vowel_stream_probe:create_app()")
+        proc = stack.enter_context(serving(argv, env, port))
+        return port, proc.pid
 
     try:
-        for kind in ("null", "sqlite", "redis-mariadb"):
-            port, server = serve(settings_for(kind, f"w_{kind.replace('-', '_')}"))
-            with server:
-                write_mix(port, args.concurrency, 2)  # warm up
-                results[kind] = {"write": write_mix(port, args.concurrency, args.duration)}
-            print(kind, results[kind]["write"], flush=True)
+        with ExitStack() as stack:
+            served = {
+                k: serve(k, settings_for(k, f"w_{k.replace('-', '_')}"), stack) for k in WRITERS
+            }
+            for port, _ in served.values():
+                write_mix(port, args.concurrency, 1)  # warm up
+            rounds: dict[str, list[dict]] = {k: [] for k in WRITERS}
+            for _ in range(args.rounds):
+                for kind, (port, pid) in served.items():
+                    stores = [] if kind in ("null", "sqlite") else store_pids
+                    run = measured_mix(port, pid, stores, args.concurrency, args.duration)
+                    rounds[kind].append(run)
+            for kind, runs in rounds.items():
+                median = sorted(runs, key=lambda r: r["rps"])[len(runs) // 2]
+                median["rounds"] = [round(r["rps"]) for r in runs]
+                results[kind] = {"write": median}
+                print(kind, median, flush=True)
         lo = (END - timedelta(days=29)).isoformat()
+        paths = ["/dashboard/symbol/e", f"/dashboard/range/{lo}/{END.isoformat()}"]
         for n in sizes:
             for kind in ("sqlite", "redis-mariadb"):
                 settings = settings_for(kind, f"d{n}_{kind.replace('-', '_')}")
@@ -201,42 +204,48 @@ def main() -> int:
                 )
                 loaded = time.monotonic() - t0
                 samples = args.slow_samples if kind == "sqlite" else args.samples
-                port, server = serve(settings)
-                with server:
-                    sample(port, "/dashboard/symbol/e", 1)
-                    sym = sample(port, "/dashboard/symbol/e", samples)
-                    rng = sample(port, f"/dashboard/range/{lo}/{END.isoformat()}", samples)
-                results[kind][n] = {
-                    "symbol": sym,
-                    "range": rng,
-                    "samples": samples,
-                    "load_s": loaded,
-                }
+                with ExitStack() as stack:
+                    port, _ = serve(kind, settings, stack)
+                    null, _ = serve("null", settings_for("null", "d_null"), stack)
+                    sample([(port, paths[0]), (null, paths[0])], 1)  # connect, warm up
+                    floor, sym, rng = sample(
+                        [(null, paths[0]), *((port, p) for p in paths)], samples
+                    )
+                results[kind][n] = {"symbol": sym, "range": rng, "floor": floor,
+                                    "samples": samples, "load_s": loaded}  # fmt: skip
                 print(kind, n, results[kind][n], flush=True)
     finally:
         redis.remove()
         maria.remove()
         shutil.rmtree(tmp, ignore_errors=True)
-    null = results["null"]["write"]["rps"]
+    report(results, sizes)
+    return 0
+
+
+def report(results: dict[str, dict], sizes: list[int]) -> None:
+    null = results["null"]["write"]
     print(
-        "\n| interface | write mix req/s | vs Null | p50 ms | p99 ms |"
-        + "".join(f" symbol p50/p99 ms @{n:,} | range 30 d p50/p99 ms @{n:,} |" for n in sizes)
+        "\n| interface | write mix req/s (rounds) | vs Null | p50 ms | p99 ms"
+        " | CPU ms/req all | vs Null | CPU ms/req gunicorn | vs Null |"
     )
-    print("|---|---|---|---|---|" + "---|---|" * len(sizes))
+    print("|---|---|---|---|---|---|---|---|---|")
     for kind, r in results.items():
         w = r["write"]
-        cells = "".join(
-            f" {r[n]['symbol'][0]:.2f} / {r[n]['symbol'][1]:.2f} |"
-            f" {r[n]['range'][0]:.2f} / {r[n]['range'][1]:.2f} |"
-            if n in r
-            else " - | - |"
-            for n in sizes
-        )
-        print(
-            f"| {kind} | {w['rps']:.0f} | {w['rps'] / null:.2f}x |"
-            f" {w['p50']:.2f} | {w['p99']:.2f} |{cells}"
-        )
-    return 0
+        print(f"| {kind} | {w['rps']:.0f} ({', '.join(map(str, w['rounds']))}) |"
+              f" {w['rps'] / null['rps']:.2f}x | {w['p50']:.2f} | {w['p99']:.2f} |"
+              f" {w['cpu_ms']:.3f} | {null['cpu_ms'] / w['cpu_ms']:.2f}x |"
+              f" {w['app_cpu_ms']:.3f} | {null['app_cpu_ms'] / w['app_cpu_ms']:.2f}x |"
+              )  # fmt: skip
+    print("\n| events | interface | symbol p50/p99 ms | range 30 d p50/p99 ms |"
+          " Null trivial route p50/p99 ms (same moment) | samples |")  # fmt: skip
+    print("|---|---|---|---|---|---|")
+    for n in sizes:
+        for kind in ("sqlite", "redis-mariadb"):
+            d = results[kind][n]
+            cells = " | ".join(
+                f"{a:.2f} / {b:.2f}" for a, b in (d["symbol"], d["range"], d["floor"])
+            )
+            print(f"| {n:,} | {kind} | {cells} | {d['samples']} |")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from stackyard.vowel import model
 from stackyard.vowel.app import create_app
 from stackyard.vowel.config import Settings
 from stackyard.vowel.interface import DataInterface, DataUnavailable, NullInterface
@@ -213,3 +214,11 @@ def test_the_backend_is_configuration(tmp_path):
     assert isinstance(app.extensions["stackyard.vowel.data"], SQLiteInterface)
     app = create_app(Settings(backend="null"))
     assert isinstance(app.extensions["stackyard.vowel.data"], DataInterface)
+
+
+@ANY
+@given(at=st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(9999, 12, 31)))
+def test_timestamps_from_redis_print_as_the_sqlite_reference_prints_them(at):
+    utc = at.replace(tzinfo=UTC)
+    assert model.iso_micros(model.micros(utc)) == model.iso(utc)
+    assert len(model.iso(utc)) == len("2026-11-23T16:23:23.123456Z")

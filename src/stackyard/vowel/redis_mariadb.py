@@ -96,8 +96,8 @@ def aggregate(symbol: str, count: int, earliest: int, latest: int, followups: in
     return {
         "symbol": symbol,
         "count": count,
-        "earliest": model.iso(model.from_micros(earliest)),
-        "latest": model.iso(model.from_micros(latest)),
+        "earliest": model.iso_micros(earliest),
+        "latest": model.iso_micros(latest),
         "followups": followups,
     }
 
@@ -231,9 +231,9 @@ class RedisMariaDBInterface(DataInterface):
         except REDIS_ERRORS as err:
             raise DataUnavailable(f"redis: {err}") from err
         merged: dict[str, dict[str, int]] = {}  # symbol: {c, e, l, f}
-        for field, value in zip(flat[::2], flat[1::2], strict=True):
-            symbol, kind = field.decode().split(":")
-            merged.setdefault(symbol, {})[kind] = int(value)
+        for item in flat.decode().split():
+            field, value = item.split("=")
+            merged.setdefault(field[0], {})[field[2]] = int(value)  # "<s>:<kind>"
         return [
             aggregate(s, m["c"], m["e"], m["l"], m.get("f", 0))
             for s, m in sorted(merged.items())
