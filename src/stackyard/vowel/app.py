@@ -5,9 +5,7 @@ The routes are fixed; which ``DataInterface`` answers them is configuration (VOW
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import socket
 from importlib import resources
 
 from flask import Flask, Response, current_app, jsonify, request
@@ -17,6 +15,7 @@ from stackyard.vowel import model
 from stackyard.vowel.config import Settings, load_settings
 from stackyard.vowel.interface import DataInterface, DataUnavailable, NullInterface, OutcomeUnknown
 from stackyard.web import errors
+from stackyard.web.app import base_app
 from stackyard.web.errors import ApiError, PayloadTooLarge, Unavailable
 from stackyard.web.params import single_values
 
@@ -106,23 +105,12 @@ def handle_unavailable(err: DataUnavailable) -> tuple[Response, int]:
     return errors.answer(Unavailable("a data store is unavailable; retry later", RETRY_AFTER_S))
 
 
-def no_delay() -> None:
-    """gunicorn sends headers and body in two writes; without TCP_NODELAY a keep-alive
-    client waits for its delayed ACK (~40 ms) before the body arrives."""
-    sock = request.environ.get("gunicorn.socket")
-    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-
 def create_app(settings: Settings | None = None, interface: DataInterface | None = None) -> Flask:
     """The app; connections to the stores are made on first use, in each worker."""
     settings = settings or load_settings()
     logs.configure(settings.log_level)
-    app = errors.new_app(__name__)
-    app.config["MAX_CONTENT_LENGTH"] = 1024
+    app = base_app(__name__, max_body_bytes=1024)
     app.config["VOWEL_MAX_RANGE_DAYS"] = settings.max_range_days
-    app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["stackyard.vowel.settings"] = settings
     app.extensions["stackyard.vowel.data"] = interface or make_interface(settings)
     app.add_url_rule("/initial", view_func=initial, methods=["POST"])
@@ -132,8 +120,6 @@ def create_app(settings: Settings | None = None, interface: DataInterface | None
     app.add_url_rule("/dashboard", view_func=dashboard_page)
     app.add_url_rule("/dashboard.js", view_func=dashboard_script)
     app.add_url_rule("/health", view_func=health)
-    errors.install(app)
     app.register_error_handler(DataUnavailable, handle_unavailable)
-    app.before_request(no_delay)
     log.info("vowel service configured", extra={"backend": settings.backend})
     return app
