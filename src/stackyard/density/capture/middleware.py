@@ -107,40 +107,47 @@ class Capture:
         return head
 
     def _emit(self, environ, event_id, wall, started, body, state, out, out_size) -> None:
-        try:
-            s = self.settings
-            method, path = environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", "")
-            # the client: TrustedProxies (outermost) resolved X-Forwarded-For already
-            ip = environ.get("REMOTE_ADDR") or ""
-            ctype = environ.get("CONTENT_TYPE", "")
-            complete = len(body) <= s.capture_body_bytes
-            req_body = self.redactor.body(body, ctype, complete)
-            status = state.get("status", "500 Internal Server Error")
-            headers = state.get("headers", [])
-            event = {
-                "schema": ev.SCHEMA,
-                "id": event_id,
-                "time": wall.isoformat(timespec="microseconds").replace("+00:00", "Z"),
-                "app": s.app_name,
-                "client_ip": ip,
-                "method": method,
-                "path": path,
-                "route": self.route(path, method),
-                "query": self._query(environ.get("QUERY_STRING", "")),
-                "request": {
-                    "headers": self.redactor.header_list(ev.request_headers(environ)),
-                    "body": ev.encode_body(req_body, len(body), s.capture_body_bytes),
-                },
-                "response": {
-                    "status": int(status.split(" ", 1)[0]),
-                    "headers": self.redactor.header_list(headers),
-                    "body": ev.encode_body(out, out_size, s.capture_body_bytes),
-                },
-                "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-            }
-            self.publisher.publish(ip.encode(), ev.to_bytes(event))
-        except Exception:  # capture must never fail a request
-            log.exception("building the capture event failed")
+        # The request thread only queues what the event is made of; the publisher thread
+        # builds the JSON (redaction, encoding: ~4/5 of capture's CPU per request) later.
+        duration = round((time.perf_counter() - started) * 1000, 3)
+        # the client: TrustedProxies (outermost) resolved X-Forwarded-For already
+        ip = environ.get("REMOTE_ADDR") or ""
+        build = functools.partial(
+            self._event, environ, ip, event_id, wall, duration, body, state, out, out_size
+        )
+        self.publisher.publish(ip.encode(), build)
+
+    def _event(self, environ, ip, event_id, wall, duration, body, state, out, out_size) -> bytes:
+        """The event's JSON (runs in the publisher thread)."""
+        s = self.settings
+        method, path = environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", "")
+        ctype = environ.get("CONTENT_TYPE", "")
+        complete = len(body) <= s.capture_body_bytes
+        req_body = self.redactor.body(body, ctype, complete)
+        status = state.get("status", "500 Internal Server Error")
+        headers = state.get("headers", [])
+        event = {
+            "schema": ev.SCHEMA,
+            "id": event_id,
+            "time": wall.isoformat(timespec="microseconds").replace("+00:00", "Z"),
+            "app": s.app_name,
+            "client_ip": ip,
+            "method": method,
+            "path": path,
+            "route": self.route(path, method),
+            "query": self._query(environ.get("QUERY_STRING", "")),
+            "request": {
+                "headers": self.redactor.header_list(ev.request_headers(environ)),
+                "body": ev.encode_body(req_body, len(body), s.capture_body_bytes),
+            },
+            "response": {
+                "status": int(status.split(" ", 1)[0]),
+                "headers": self.redactor.header_list(headers),
+                "body": ev.encode_body(out, out_size, s.capture_body_bytes),
+            },
+            "duration_ms": duration,
+        }
+        return ev.to_bytes(event)
 
     def _query(self, raw: str) -> list[list[str]]:
         if not raw:

@@ -17,6 +17,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -27,7 +28,17 @@ from stackyard.density.config import Settings
 log = logging.getLogger("stackyard.density.capture")
 BATCH = 500
 LINGER = 0.05  # seconds the thread waits after waking, so events arrive in batches
-COUNTERS = ("queued", "published", "spooled", "replayed", "dropped_queue_full", "dropped_spool")
+COUNTERS = (
+    "queued",
+    "published",
+    "spooled",
+    "replayed",
+    "dropped_queue_full",
+    "dropped_spool",
+    "dropped_build_error",
+)
+# an event, or what builds it (in this thread, off the request path)
+Value = bytes | Callable[[], bytes]
 
 
 class Publisher:
@@ -36,7 +47,7 @@ class Publisher:
         self.spool = Spool(settings.spool_dir, settings.spool_max_bytes, settings.spool_drop)
         self.stats = dict.fromkeys(COUNTERS, 0)
         self.kafka_up = False
-        self._pending: collections.deque[tuple[bytes, bytes]] = collections.deque()
+        self._pending: collections.deque[tuple[bytes, Value]] = collections.deque()
         self._lock = threading.Lock()
         self._pid = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -47,8 +58,8 @@ class Publisher:
         self._spool_dirty = True
 
     # -- request threads -------------------------------------------------------------------
-    def publish(self, key: bytes, value: bytes) -> None:
-        """Queue one event; never blocks, never raises."""
+    def publish(self, key: bytes, value: Value) -> None:
+        """Queue one event (bytes, or a function building them); never blocks or raises."""
         if self._pid != os.getpid():
             self._start()
         with self._lock:
@@ -139,7 +150,18 @@ class Publisher:
             batch = [self._pending.popleft() for _ in range(min(BATCH, len(self._pending)))]
             if not self._pending and self._wake is not None:
                 self._wake.clear()
-        return batch
+        return [item for item in map(self._build, batch) if item is not None]
+
+    def _build(self, item: tuple[bytes, Value]) -> tuple[bytes, bytes] | None:
+        key, value = item
+        if not callable(value):
+            return key, value
+        try:
+            return key, value()
+        except Exception:  # a bug in building must not stop the thread: count, log, go on
+            self.stats["dropped_build_error"] += 1
+            log.exception("building a capture event failed: event dropped")
+            return None
 
     async def _main(self) -> None:
         producer: AIOKafkaProducer | None = None
