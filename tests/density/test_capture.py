@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -150,3 +151,65 @@ def test_a_claimed_segment_of_a_dead_process_is_replayed(tmp_path):
     assert spool.segments() == []
     spool.ensure()
     assert len(spool.segments()) == 1
+
+
+@pytest.mark.integration
+def test_a_clients_events_share_one_partition_in_order_and_failed_builds_are_counted(
+    broker, tmp_path
+):
+    from aiokafka import AIOKafkaConsumer
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+    from aiokafka.partitioner import DefaultPartitioner
+
+    from stackyard.density.capture.publisher import Publisher
+    from stackyard.density.config import load_settings
+
+    topic = f"keys-{uuid.uuid4().hex[:8]}"
+
+    async def create() -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=broker.bootstrap)
+        await admin.start()
+        try:
+            await admin.create_topics([NewTopic(topic, num_partitions=6, replication_factor=1)])
+        finally:
+            await admin.close()
+
+    asyncio.run(create())
+    settings = load_settings(
+        {"DENSITY_KAFKA_BOOTSTRAP": broker.bootstrap, "DENSITY_KAFKA_TOPIC": topic,
+         "DENSITY_SPOOL_DIR": str(tmp_path / "spool")}
+    )  # fmt: skip
+    publisher = Publisher(settings)
+    keys = [f"10.0.0.{n}".encode() for n in range(8)]
+    for n in range(400):
+        key = keys[n % len(keys)]
+        value = json.dumps({"key": key.decode(), "n": n}).encode()
+        # events are built by the publisher's thread; every 50th build fails
+        publisher.publish(key, (lambda v=value: v) if n % 50 else (lambda: 1 / 0))
+    publisher.close()
+    assert publisher.stats["dropped_build_error"] == 8
+    assert publisher.stats["published"] == 392
+
+    async def read() -> list:
+        consumer = AIOKafkaConsumer(
+            topic, bootstrap_servers=broker.bootstrap, auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )  # fmt: skip
+        await consumer.start()
+        records: list = []
+        deadline = time.monotonic() + 30
+        try:
+            while len(records) < 392 and time.monotonic() < deadline:
+                for batch in (await consumer.getmany(timeout_ms=10_000)).values():
+                    records.extend(batch)
+        finally:
+            await consumer.stop()
+        return records
+
+    records = asyncio.run(read())
+    partitions = sorted(range(6))
+    for key in keys:
+        mine = [r for r in records if r.key == key]
+        assert {r.partition for r in mine} == {DefaultPartitioner()(key, partitions, partitions)}
+        ns = [json.loads(r.value)["n"] for r in mine]
+        assert ns == sorted(ns) and len(ns) == len(set(ns))
