@@ -17,12 +17,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from stackyard.testing.pgcluster import free_port, wait_for_port
+from stackyard.testing.process import ServerProcess
 
 PASSWORD = "vowel-test-secret"  # noqa: S105 - a throwaway server
 
 
 @dataclass
-class MariaDBServer:
+class MariaDBServer(ServerProcess):
+    # InnoDB recovers committed transactions from its redo log after kill()
+    stop_timeout = 60
+    remove_signal = signal.SIGKILL
+
     root: Path
     port: int
     proc: subprocess.Popen | None = field(default=None, repr=False)
@@ -75,24 +80,6 @@ class MariaDBServer:
         self.sql(f"CREATE USER IF NOT EXISTS '{user}'@'%' IDENTIFIED BY '{password}'")
         self.sql(f"GRANT SELECT, INSERT ON {name}.* TO '{user}'@'%'")
         self.sql(schema, name)
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            self.proc.wait(timeout=60)
-        self.proc = None
-
-    def kill(self) -> None:
-        """SIGKILL: a crash; InnoDB recovers committed transactions from its redo log."""
-        self.stop(signal.SIGKILL)
-
-    def restart(self, crash: bool = False) -> None:
-        self.kill() if crash else self.stop()
-        self.start()
-
-    def remove(self) -> None:
-        self.stop(signal.SIGKILL)
-        shutil.rmtree(self.root, ignore_errors=True)
 
 
 def start() -> MariaDBServer:

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -24,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from stackyard.testing.pgcluster import free_port
+from stackyard.testing.process import ServerProcess, started
 
 ROOT_USER = "stackyard-test"
 
@@ -71,7 +70,7 @@ def public_read_policy(bucket: str) -> str:
 
 
 @dataclass
-class MinioServer:
+class MinioServer(ServerProcess):
     root: Path
     port: int
     console_port: int
@@ -118,24 +117,6 @@ class MinioServer:
                 raise TimeoutError(f"MinIO not live after {timeout} s: see {self.root}/minio.log")
             time.sleep(0.1)
 
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            self.proc.wait(timeout=30)
-        self.proc = None
-
-    def kill(self) -> None:
-        """SIGKILL: a crash."""
-        self.stop(signal.SIGKILL)
-
-    def restart(self, crash: bool = False) -> None:
-        self.kill() if crash else self.stop()
-        self.start()
-
-    def remove(self) -> None:
-        self.stop()
-        shutil.rmtree(self.root, ignore_errors=True)
-
     def client(self, **config: Any) -> Any:
         """A boto3 S3 client with the root credentials (path style, SigV4)."""
         return _client(self.endpoint, self.access_key, self.secret_key, **config)
@@ -171,10 +152,4 @@ def _client(endpoint: str, key: str | None, secret: str | None, **config: Any) -
 def start() -> MinioServer:
     """Start a server; the caller must call ``remove()``."""
     root = Path(tempfile.mkdtemp(prefix="stackyard-minio-"))
-    server = MinioServer(root, free_port(), free_port())
-    try:
-        server.start()
-    except BaseException:
-        server.remove()
-        raise
-    return server
+    return started(MinioServer(root, free_port(), free_port()))

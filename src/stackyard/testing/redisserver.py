@@ -7,19 +7,19 @@ Started with AOF ``appendfsync always`` like the redis role deploys it, a passwo
 from __future__ import annotations
 
 import shutil
-import signal
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from stackyard.testing.pgcluster import free_port, wait_for_port
+from stackyard.testing.process import ServerProcess, started
 
 PASSWORD = "redis-test-secret"  # noqa: S105 - a throwaway server
 
 
 @dataclass
-class RedisServer:
+class RedisServer(ServerProcess):
     root: Path
     port: int
     password: str = PASSWORD
@@ -45,32 +45,8 @@ class RedisServer:
         self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
         wait_for_port("127.0.0.1", self.port)
 
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            self.proc.wait(timeout=30)
-        self.proc = None
-
-    def kill(self) -> None:
-        """SIGKILL: a crash, no shutdown save."""
-        self.stop(signal.SIGKILL)
-
-    def restart(self, crash: bool = False) -> None:
-        self.kill() if crash else self.stop()
-        self.start()
-
-    def remove(self) -> None:
-        self.stop()
-        shutil.rmtree(self.root, ignore_errors=True)
-
 
 def start(users: list[str] | None = None) -> RedisServer:
     """Start a server (with ACL ``users``); the caller must call ``remove()``."""
     root = Path(tempfile.mkdtemp(prefix="stackyard-redis-"))
-    server = RedisServer(root, free_port(), users=users or [])
-    try:
-        server.start()
-    except BaseException:
-        server.remove()
-        raise
-    return server
+    return started(RedisServer(root, free_port(), users=users or []))
