@@ -6,20 +6,16 @@ lists are comma-separated; booleans are ``1/0``, ``true/false``, ``yes/no``, ``o
 
 from __future__ import annotations
 
-import dataclasses
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-ENV_PREFIX = "DENSITY_"
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+from stackyard.settings import LOG_LEVELS, Env
+from stackyard.settings import ConfigError as ConfigError  # re-exported: raised by Settings
+
+ENV = Env("DENSITY_")
+_check = ENV.check
 DROP_POLICIES = ("oldest", "newest")
-TRUE, FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
-
-
-class ConfigError(ValueError):
-    """A setting has an invalid value; the message names the environment variable."""
 
 
 @dataclass(frozen=True)
@@ -88,43 +84,9 @@ class Settings:
 
 
 def env_name(field_name: str) -> str:
-    return ENV_PREFIX + field_name.upper()
-
-
-def _check(name: str, ok: bool, message: str) -> None:
-    if not ok:
-        raise ConfigError(f"{name} ({env_name(name)}) {message}")
-
-
-FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
-
-
-def _convert(name: str, raw: str) -> Any:
-    kind, source = FIELDS[name].type, env_name(name)
-    try:
-        if kind == "int":
-            return int(raw.strip())
-        if kind == "float":
-            return float(raw.strip())
-    except ValueError:
-        raise ConfigError(f"{source}: expected a number, got {raw!r}") from None
-    if kind == "bool":
-        word = raw.strip().lower()
-        if word not in TRUE | FALSE:
-            raise ConfigError(f"{source}: expected true or false, got {raw!r}")
-        return word in TRUE
-    if kind.startswith("tuple"):
-        return tuple(item.strip() for item in raw.split(",") if item.strip())
-    return raw.upper().strip() if name == "log_level" else raw
+    return ENV.name(field_name)
 
 
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
-    """Settings from defaults < environment < keyword overrides."""
-    environ = os.environ if environ is None else environ
-    values: dict[str, Any] = {}
-    for name in FIELDS:
-        raw = environ.get(env_name(name))
-        if raw:
-            values[name] = _convert(name, raw)
-    values.update(overrides)
-    return Settings(**values)
+    """Settings from defaults < environment (empty counts as unset) < keyword overrides."""
+    return ENV.load(Settings, environ, **overrides)

@@ -8,17 +8,17 @@ a ``[db]`` table (``[db] host = "..."``).
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from stackyard.settings import LOG_LEVELS, ConfigError, Env, fields
 from stackyard.web.proxy import DEFAULT_TRUSTED, parse_networks
 
-ENV_PREFIX = "RATES_"
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+ENV = Env("RATES_")
+_check = ENV.check
 SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 AT_LEAST_ONE = (
     "db_port",
@@ -31,10 +31,6 @@ AT_LEAST_ONE = (
     "threads",
     "timeout",
 )
-
-
-class ConfigError(ValueError):
-    """A setting has an invalid value; the message names where it came from."""
 
 
 @dataclass(frozen=True)
@@ -87,31 +83,7 @@ class Settings:
 
 
 def env_name(field_name: str) -> str:
-    return ENV_PREFIX + field_name.upper()
-
-
-def _check(name: str, ok: bool, message: str) -> None:
-    if not ok:
-        raise ConfigError(f"{name} ({env_name(name)}) {message}")
-
-
-FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
-
-
-def _convert(name: str, value: Any, source: str) -> Any:
-    kind = FIELDS[name].type
-    if kind == "int":
-        if isinstance(value, bool):
-            raise ConfigError(f"{source}: expected an integer, got {value!r}")
-        if isinstance(value, int):
-            return value
-        try:
-            return int(str(value).strip())
-        except ValueError:
-            raise ConfigError(f"{source}: expected an integer, got {value!r}") from None
-    if not isinstance(value, str):
-        raise ConfigError(f"{source}: expected a string, got {value!r}")
-    return value.upper().strip() if name == "log_level" else value
+    return ENV.name(field_name)
 
 
 def _from_toml(path: str) -> dict[str, Any]:
@@ -130,9 +102,9 @@ def _from_toml(path: str) -> dict[str, Any]:
             flat[key] = value
     out = {}
     for key, value in flat.items():
-        if key not in FIELDS:
+        if key not in fields(Settings):
             raise ConfigError(f"{path}: unknown setting {key!r}")
-        out[key] = _convert(key, value, f"{path}: {key}")
+        out[key] = ENV.convert(Settings, key, value, f"{path}: {key}")
     return out
 
 
@@ -142,13 +114,5 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
     Empty environment variables count as unset.
     """
     environ = os.environ if environ is None else environ
-    values: dict[str, Any] = {}
     path = environ.get("RATES_CONFIG") or environ.get("RATES_CONFIG_FILE")
-    if path:
-        values.update(_from_toml(path))
-    for name in FIELDS:
-        raw = environ.get(env_name(name))
-        if raw is not None and raw != "":
-            values[name] = _convert(name, raw, env_name(name))
-    values.update(overrides)
-    return Settings(**values)
+    return ENV.load(Settings, environ, _from_toml(path) if path else None, **overrides)

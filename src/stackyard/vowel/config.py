@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import dataclasses
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-ENV_PREFIX = "VOWEL_"
+from stackyard.settings import LOG_LEVELS, Env
+from stackyard.settings import ConfigError as ConfigError  # re-exported: raised by Settings
+
+ENV = Env("VOWEL_")
+_check = ENV.check
 BACKENDS = ("null", "sqlite", "redis-mariadb")
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-
-
-class ConfigError(ValueError):
-    """A setting has an invalid value; the message names its environment variable."""
 
 
 @dataclass(frozen=True)
@@ -68,34 +65,10 @@ class Settings:
         _check("log_level", self.log_level in LOG_LEVELS, f"must be one of {', '.join(LOG_LEVELS)}")
 
 
-FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
-
-
-def env_name(name: str) -> str:
-    return ENV_PREFIX + name.upper()
-
-
-def _check(name: str, ok: bool, message: str) -> None:
-    if not ok:
-        raise ConfigError(f"{name} ({env_name(name)}) {message}")
-
-
-def _convert(name: str, raw: str) -> Any:
-    if FIELDS[name].type == "int":
-        try:
-            return int(raw.strip())
-        except ValueError:
-            raise ConfigError(f"{env_name(name)}: expected an integer, got {raw!r}") from None
-    return raw.upper().strip() if name == "log_level" else raw
+def env_name(field_name: str) -> str:
+    return ENV.name(field_name)
 
 
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
-    """Defaults < environment (empty counts as unset) < keyword overrides."""
-    environ = os.environ if environ is None else environ
-    values: dict[str, Any] = {}
-    for name in FIELDS:
-        raw = environ.get(env_name(name))
-        if raw:
-            values[name] = _convert(name, raw)
-    values.update(overrides)
-    return Settings(**values)
+    """Settings from defaults < environment (empty counts as unset) < keyword overrides."""
+    return ENV.load(Settings, environ, **overrides)
