@@ -63,9 +63,17 @@ class Settings:
     s3_upload_concurrency: int = 8
     flush_bytes: int = 8 * 1024 * 1024
     flush_age_s: float = 10.0
+    # event ids of committed lake objects kept in memory to drop duplicates (LRU by prefix)
+    dedup_cache_ids: int = 1_000_000
 
     def __post_init__(self) -> None:
-        for name in ("batch_max", "batch_wait_ms", "flush_bytes", "s3_upload_concurrency"):
+        for name in (
+            "batch_max",
+            "batch_wait_ms",
+            "flush_bytes",
+            "s3_upload_concurrency",
+            "dedup_cache_ids",
+        ):
             _check(name, getattr(self, name) >= 1, "must be at least 1")
         for name in ("flush_age_s", "log_interval_s", "stop_timeout_s"):
             _check(name, getattr(self, name) > 0, "must be greater than 0")

@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import json
 import sys
 import time
+import uuid
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +34,52 @@ TRANSIENT = (BotoCoreError, ClientError)  # an operator can fix a 403/404: keep 
 
 def object_key(prefix: str, topic: str, partition: int, first_offset: int) -> str:
     return f"{prefix}/{topic}-{partition}-{first_offset:020d}.jsonl.gz"
+
+
+def offset_of(key: str, start: str) -> int:
+    """The first offset in an object key below ``start`` (huge for a foreign name)."""
+    digits = key[len(start) :].split(".", 1)[0]
+    return int(digits) if digits.isdigit() else 2**63
+
+
+def ids_of(lines: bytes) -> set[str]:
+    out = set()
+    for line in lines.splitlines():
+        try:
+            out.add(str(uuid.UUID(json.loads(line)["id"])))
+        except (ValueError, KeyError, TypeError):
+            continue
+    return out
+
+
+class SeenIds:
+    """Event ids of committed objects per (partition, prefix), least recently used dropped."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.size = limit, 0
+        self.ids: OrderedDict[tuple[TopicPartition, str], set[str]] = OrderedDict()
+
+    def get(self, tp: TopicPartition, prefix: str) -> set[str] | None:
+        found = self.ids.get((tp, prefix))
+        if found is not None:
+            self.ids.move_to_end((tp, prefix))
+        return found
+
+    def put(self, tp: TopicPartition, prefix: str, ids: set[str]) -> None:
+        self.size += len(ids) - len(self.ids.get((tp, prefix), ()))
+        self.ids[(tp, prefix)] = ids
+        while self.size > self.limit and len(self.ids) > 1:
+            _, dropped = self.ids.popitem(last=False)
+            self.size -= len(dropped)
+
+    def add(self, tp: TopicPartition, prefix: str, ids: list[str]) -> None:
+        known = self.get(tp, prefix)
+        if known is not None:
+            self.put(tp, prefix, known | set(ids))
+
+    def forget(self, tp: TopicPartition) -> None:
+        for key in [k for k in self.ids if k[0] == tp]:
+            self.size -= len(self.ids.pop(key))
 
 
 def s3_client(settings: Settings) -> Any:
@@ -57,12 +106,19 @@ def s3_client(settings: Settings) -> Any:
 
 
 @dataclass
-class Part:
-    """The open objects of one partition: prefix -> (first offset, lines)."""
+class Open:
+    """An object being filled: its prefix's records in this flush, first occurrence of an id."""
 
-    objects: dict[str, tuple[int, list[bytes]]] = field(default_factory=dict)
+    first: int  # offset of the prefix's first record in this flush (duplicates included)
+    lines: dict[str, tuple[int, bytes]] = field(default_factory=dict)  # id -> (offset, line)
+
+
+@dataclass
+class Part:
+    """The open objects of one partition, by prefix."""
+
+    objects: dict[str, Open] = field(default_factory=dict)
     size: int = 0
-    events: int = 0
 
 
 class S3Sink(Sink):
@@ -74,6 +130,7 @@ class S3Sink(Sink):
         self.s3 = client
         self.parts: dict[TopicPartition, Part] = {}
         self.since: dict[TopicPartition, float] = {}
+        self.seen = SeenIds(settings.dedup_cache_ids)
 
     async def open(self) -> None:
         if self.s3 is None:
@@ -90,15 +147,19 @@ class S3Sink(Sink):
 
     def take(self, tp: TopicPartition, record: ConsumerRecord, event: Decoded) -> None:
         part = self.parts.setdefault(tp, Part())
+        found = part.objects.setdefault(event.prefix, Open(record.offset))
+        event_id = str(event.event_id)
+        if event_id in found.lines:
+            self.counters["duplicates_skipped"] += 1
+            return
         line = json_line(record.value, event)
-        _, lines = part.objects.setdefault(event.prefix, (record.offset, []))
-        lines.append(line)
+        found.lines[event_id] = (record.offset, line)
         part.size += len(line)
-        part.events += 1
 
     def revoked(self, tp: TopicPartition) -> None:
         self.parts.pop(tp, None)
         self.since.pop(tp, None)
+        self.seen.forget(tp)
 
     def poll_ms(self) -> int:
         if not self.since:
@@ -118,6 +179,38 @@ class S3Sink(Sink):
 
         await asyncio.gather(*(one(key, body) for key, body in uploads))
 
+    def _committed_ids(self, tp: TopicPartition, prefix: str, below: int) -> set[str]:
+        """Ids in ``prefix``'s objects of ``tp`` named below offset ``below`` (committed ones)."""
+        known = self.seen.get(tp, prefix)
+        if known is not None:
+            return known
+        known, bucket = set(), self.settings.s3_bucket
+        start = f"{prefix}/{tp.topic}-{tp.partition}-"
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=start):
+            for item in page.get("Contents", []):
+                if offset_of(item["Key"], start) < below:
+                    body = self.s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+                    known.update(ids_of(gzip.decompress(body)))
+        self.counters["prefixes_loaded"] += 1
+        self.seen.put(tp, prefix, known)
+        return known
+
+    async def _objects(self, tp: TopicPartition, part: Part) -> list[tuple[str, str, list[str]]]:
+        """(prefix, key, ids) of the objects to write, duplicates of committed objects left out."""
+        out = []
+        for prefix, found in part.objects.items():
+            known = await self.retry(
+                self.dependency,
+                lambda p=prefix, f=found: asyncio.to_thread(self._committed_ids, tp, p, f.first),
+                TRANSIENT,
+            )
+            kept = [(o, i) for i, (o, _) in found.lines.items() if i not in known]
+            self.counters["duplicates_skipped"] += len(found.lines) - len(kept)
+            if kept:
+                key = object_key(prefix, tp.topic, tp.partition, min(kept)[0])
+                out.append((prefix, key, [i for _, i in sorted(kept)]))
+        return out
+
     async def flush(self, tp: TopicPartition) -> None:
         """Upload every open object of ``tp``, then commit its offset."""
         offset = self.pending.get(tp)
@@ -125,23 +218,25 @@ class S3Sink(Sink):
         self.since.pop(tp, None)
         if offset is None:
             return
+        objects = await self._objects(tp, part)
         uploads = [  # mtime=0: the same records give the same bytes
-            (
-                object_key(prefix, tp.topic, tp.partition, first),
-                gzip.compress(b"".join(lines), mtime=0),
-            )
-            for prefix, (first, lines) in part.objects.items()
+            (key, gzip.compress(b"".join(part.objects[p].lines[i][1] for i in ids), mtime=0))
+            for p, key, ids in objects
         ]
         if uploads:
             await self.retry(self.dependency, lambda: self._upload(uploads), TRANSIENT)
         self.counters["objects_uploaded"] += len(uploads)
-        self.counters["stored"] += part.events
+        self.counters["stored"] += sum(len(ids) for _, _, ids in objects)
         self.counters["bytes_uploaded"] += sum(len(body) for _, body in uploads)
         await self.before_commit(tp, offset)
         if self.pending.get(tp) == offset:
             del self.pending[tp]
-            if self.consumer is not None and tp in self.consumer.assignment():
-                await self.commit({tp: offset})
+            assigned = self.consumer is not None and tp in self.consumer.assignment()
+            if assigned and await self.commit({tp: offset}):
+                for prefix, _, ids in objects:
+                    self.seen.add(tp, prefix, ids)
+                return
+        self.seen.forget(tp)  # not committed: what the replay writes decides again
 
     async def before_commit(self, tp: TopicPartition, offset: int) -> None:
         """Between the uploads and the commit: the crash window the tests aim at."""
