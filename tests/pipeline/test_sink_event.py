@@ -7,11 +7,14 @@ import json
 import re
 from datetime import UTC, timedelta, timezone
 
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pipeline_support import make_event
 
 from stackyard.pipeline.event import Poison, decode, ip_segment, json_line, parse_ip, row
+
+# no deadline: the machine is shared with builds; bounded examples keep the time down
+PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 ips = st.one_of(st.ip_addresses(v=4), st.ip_addresses(v=6))
 json_values = st.recursive(
@@ -29,16 +32,19 @@ def outcome(value: bytes | None):
         return poison
 
 
+@PROPERTY
 @given(st.binary(max_size=400))
 def test_any_bytes_are_an_event_or_poison(raw):
     outcome(raw)
 
 
+@PROPERTY
 @given(json_values)
 def test_any_json_document_is_an_event_or_poison(doc):
     assert isinstance(outcome(json.dumps(doc).encode()), Poison)
 
 
+@PROPERTY
 @given(
     field=st.sampled_from(["schema", "id", "time", "app", "client_ip", "method", "path",
                            "route", "response", "duration_ms", "query"]),
@@ -53,6 +59,7 @@ def test_a_wrong_field_is_poison_naming_the_field_or_still_a_valid_event(field, 
         assert result.doc[field] == value
 
 
+@PROPERTY
 @given(ip=ips)
 def test_the_ip_spelling_is_path_safe_and_reversible(ip):
     segment = ip_segment(ip)
@@ -68,6 +75,7 @@ def test_ipv6_is_compressed_and_a_zone_is_dropped():
     assert ip_segment(parse_ip("::ffff:192.0.2.1")) == "--ffff-c000-201"
 
 
+@PROPERTY
 @given(
     ip=ips,
     when=st.datetimes(timezones=st.sampled_from([UTC, timezone(timedelta(hours=-7, minutes=-30))])),
