@@ -13,7 +13,8 @@ side:
 - **S3 sink** from the topic, and **bare upload** of the same lines, gzip'd per prefix,
   with the same concurrency (the store's bound).
 
-A sink's time runs from its start until every event is stored and committed: it is stopped
+A sink's time runs from its first event (the group joined) until every event is stored and
+committed: it is stopped
 (SIGTERM's path: store and commit what is buffered) as soon as it has polled every event, so
 the flush age does not count.
 """
@@ -46,13 +47,14 @@ from stackyard.pipeline.sink_s3 import S3Sink
 from stackyard.pipeline.sink_timescaledb import TimescaleSink
 from stackyard.testing import minioserver, timescale
 
+TIMEOUT_S = 300
+
 
 def bare_consumer(bootstrap: str, topic: str, total: int) -> float:
     async def run() -> float:
         consumer = AIOKafkaConsumer(
             topic,
             bootstrap_servers=bootstrap,
-            group_id=f"bare-{topic}",
             auto_offset_reset="earliest",
             enable_auto_commit=False,
         )
@@ -60,6 +62,8 @@ def bare_consumer(bootstrap: str, topic: str, total: int) -> float:
         start, seen = time.perf_counter(), 0
         try:
             while seen < total:
+                if time.perf_counter() - start > TIMEOUT_S:
+                    raise TimeoutError(f"bare consumer: {seen} of {total}")
                 for records in (await consumer.getmany(timeout_ms=500, max_records=2000)).values():
                     seen += len(records)
         finally:
@@ -74,7 +78,16 @@ def run_sink(sink, total: int) -> float:
     start = time.perf_counter()
     thread = threading.Thread(target=loop.run_until_complete, args=(sink.run(),))
     thread.start()
+    while not sink.counters["consumed"]:  # the clock starts at the first event (group joined)
+        if time.perf_counter() - start > TIMEOUT_S or not thread.is_alive():
+            sink.request_stop()
+            raise TimeoutError(f"{sink.name}: nothing consumed")
+        time.sleep(0.001)
+    start = time.perf_counter()
     while sink.counters["consumed"] < total:
+        if time.perf_counter() - start > TIMEOUT_S or not thread.is_alive():
+            sink.request_stop()
+            raise TimeoutError(f"{sink.name}: {sink.counters['consumed']} of {total}")
         time.sleep(0.01)
     loop.call_soon_threadsafe(sink.request_stop)
     thread.join()
@@ -152,10 +165,14 @@ def main(argv: list[str] | None = None) -> int:
         env = {**os.environ, **pg, **s3}
         results = {}
         results["bare consumer"] = bare_consumer(broker.bootstrap, topic, n)
-        tsdb_env = settings_env(broker.bootstrap, topic, **pg, SINK_LOG_INTERVAL_S="30")
+        tsdb_env = settings_env(
+            broker.bootstrap, topic, **pg, SINK_LOG_INTERVAL_S="30", SINK_GROUP="bench-tsdb"
+        )
         results["TimescaleDB sink"] = run_sink(TimescaleSink(load_settings(tsdb_env)), n)
         results["bare COPY"] = bare_copy(load_settings(env), [row(e) for e in decoded])
-        s3_env = settings_env(broker.bootstrap, topic, **s3, SINK_LOG_INTERVAL_S="30")
+        s3_env = settings_env(
+            broker.bootstrap, topic, **s3, SINK_LOG_INTERVAL_S="30", SINK_GROUP="bench-s3"
+        )
         sink = S3Sink(load_settings(s3_env))
         results["S3 sink"] = run_sink(sink, n)
         results["bare upload"] = bare_upload(
