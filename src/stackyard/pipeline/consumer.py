@@ -183,15 +183,17 @@ class Sink:
             parts = list(consumer.assignment())
             try:
                 ends = await asyncio.wait_for(consumer.end_offsets(parts), 5) if parts else {}
+                lag = {}
+                for tp, end in ends.items():
+                    done = self.committed.get(tp)
+                    if done is None:
+                        done = (await asyncio.wait_for(consumer.committed(tp), 5)) or 0
+                    lag[tp.partition] = max(0, end - done)
             except (KafkaError, TimeoutError, OSError) as err:
                 self.set_down("kafka", err)
                 continue
             self.set_down("kafka", None)
-            for tp, end in ends.items():
-                done = self.committed.get(tp)
-                if done is None:
-                    done = (await consumer.committed(tp)) or 0
-                self.lag[tp.partition] = max(0, end - done)
+            self.lag = lag
             now = time.monotonic()
             if now - last >= self.settings.log_interval_s:
                 rate = {k: round((v - seen[k]) / (now - last), 1) for k, v in self.counters.items()}
