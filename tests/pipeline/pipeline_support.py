@@ -156,6 +156,10 @@ def in_thread(sink: Sink) -> Iterator[Sink]:
             loop.run_until_complete(sink.run())
         except BaseException as err:
             errors.append(err)
+            tasks = asyncio.all_tasks(loop)  # a crash leaves the other flushes running: end them
+            for task in tasks:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
 
     thread = threading.Thread(target=target, daemon=True)
     thread.start()
