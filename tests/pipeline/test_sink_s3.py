@@ -141,7 +141,7 @@ def test_minio_and_kafka_restarts_during_consumption_lose_nothing(broker, minio,
         minio.start()
         wait_for(lambda: len(ids_in(lake_records(s3, bucket))) == 300, 60, "after MinIO is back")
         broker.stop()
-        time.sleep(3)
+        wait_for(lambda: "kafka" in sink.down, 30, "the sink noticing Kafka is gone")
         broker.start()
         produce(broker.bootstrap, topic, encoded(batches[2]))
         wait_for(lambda: len(ids_in(lake_records(s3, bucket))) == 450, 90, "after Kafka is back")
