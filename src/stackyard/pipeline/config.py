@@ -7,19 +7,16 @@ are comma-separated. ``group`` has no fixed default: each sink passes its own
 
 from __future__ import annotations
 
-import dataclasses
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-ENV_PREFIX = "SINK_"
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+from stackyard.settings import LOG_LEVELS, Env
+from stackyard.settings import ConfigError as ConfigError  # re-exported: raised by Settings
+
+ENV = Env("SINK_")
+_check = ENV.check
 ADDRESSING = ("path", "virtual", "auto")
-
-
-class ConfigError(ValueError):
-    """A setting has an invalid value; the message names the environment variable."""
 
 
 @dataclass(frozen=True)
@@ -92,56 +89,9 @@ class Settings:
 
 
 def env_name(field_name: str) -> str:
-    return ENV_PREFIX + field_name.upper()
-
-
-def _check(name: str, ok: bool, message: str) -> None:
-    if not ok:
-        raise ConfigError(f"{name} ({env_name(name)}) {message}")
-
-
-FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
-
-
-def _convert(name: str, raw: str) -> Any:
-    kind, source = FIELDS[name].type, env_name(name)
-    try:
-        if kind == "int":
-            return int(raw.strip())
-        if kind == "float":
-            return float(raw.strip())
-    except ValueError:
-        raise ConfigError(f"{source}: expected a number, got {raw!r}") from None
-    if kind.startswith("tuple"):
-        return tuple(item.strip() for item in raw.split(",") if item.strip())
-    return raw.upper().strip() if name == "log_level" else raw
+    return ENV.name(field_name)
 
 
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
-    """Settings from defaults < environment < keyword overrides."""
-    environ = os.environ if environ is None else environ
-    values: dict[str, Any] = {}
-    for name in FIELDS:
-        raw = environ.get(env_name(name))
-        if raw:
-            values[name] = _convert(name, raw)
-    values.update(overrides)
-    return Settings(**values)
-
-
-def kafka_options(s: Settings, client_id: str) -> dict[str, Any]:
-    """aiokafka client options from the ``SINK_KAFKA_*`` settings."""
-    options: dict[str, Any] = {
-        "bootstrap_servers": list(s.kafka_bootstrap),
-        "security_protocol": s.kafka_security_protocol,
-        "client_id": client_id,
-    }
-    if s.kafka_sasl_mechanism:
-        options.update(sasl_mechanism=s.kafka_sasl_mechanism,
-                       sasl_plain_username=s.kafka_sasl_username,
-                       sasl_plain_password=s.kafka_sasl_password)  # fmt: skip
-    if s.kafka_ssl_cafile:
-        from aiokafka.helpers import create_ssl_context
-
-        options["ssl_context"] = create_ssl_context(cafile=s.kafka_ssl_cafile)
-    return options
+    """Settings from defaults < environment (empty counts as unset) < keyword overrides."""
+    return ENV.load(Settings, environ, **overrides)

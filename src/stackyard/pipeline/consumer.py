@@ -22,8 +22,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
+from stackyard.kafkaclient import kafka_options
 from stackyard.pipeline import health
-from stackyard.pipeline.config import Settings, kafka_options
+from stackyard.pipeline.config import Settings
 from stackyard.pipeline.event import Decoded, Poison, decode
 
 log = logging.getLogger("stackyard.pipeline")

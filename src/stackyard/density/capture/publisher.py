@@ -25,6 +25,7 @@ from aiokafka.partitioner import DefaultPartitioner
 
 from stackyard.density.capture.spool import Spool
 from stackyard.density.config import Settings
+from stackyard.kafkaclient import kafka_options
 
 log = logging.getLogger("stackyard.density.capture")
 PARTITIONER = DefaultPartitioner()  # the producer's own default
@@ -124,27 +125,15 @@ class Publisher:
 
     def _producer(self) -> AIOKafkaProducer:
         s = self.settings
-        options: dict[str, Any] = {
-            "bootstrap_servers": list(s.kafka_bootstrap),
-            "acks": "all",
-            "enable_idempotence": True,
-            "linger_ms": s.kafka_linger_ms,
-            "request_timeout_ms": s.kafka_request_timeout_ms,
-            "security_protocol": s.kafka_security_protocol,
-            "client_id": f"stackyard-{s.app_name}-{os.getpid()}",
-        }
+        options = kafka_options(s, f"stackyard-{s.app_name}-{os.getpid()}")
+        options.update(
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=s.kafka_linger_ms,
+            request_timeout_ms=s.kafka_request_timeout_ms,
+        )
         if s.kafka_compression and s.kafka_compression != "none":
             options["compression_type"] = s.kafka_compression
-        if s.kafka_sasl_mechanism:
-            options.update(
-                sasl_mechanism=s.kafka_sasl_mechanism,
-                sasl_plain_username=s.kafka_sasl_username,
-                sasl_plain_password=s.kafka_sasl_password,
-            )
-        if s.kafka_ssl_cafile:
-            from aiokafka.helpers import create_ssl_context
-
-            options["ssl_context"] = create_ssl_context(cafile=s.kafka_ssl_cafile)
         return AIOKafkaProducer(**options)
 
     def _take(self) -> list[tuple[bytes, bytes]]:
