@@ -152,6 +152,9 @@ def test_graph_shows_the_environment_tree(ec2_env: dict[str, str], instances: di
     graph = _run(ec2_env, str(BIN / "ansible-inventory"), "-i", "inventories/aws", "--graph")
     lines = [line.strip(" |-") for line in graph.splitlines()]
     assert lines.index("@rates:") < lines.index("@rates_db:")
+    # every environment's parent group exists, so its group_vars reach tagged instances
+    for parent, leaf in (("vowel", "vowel_app"), ("pipeline", "kafka"), ("density_apps", "app_a")):
+        assert lines.index(f"@{parent}:") < lines.index(f"@{leaf}:"), graph
     assert instances["allinone"]["PrivateIpAddress"] in graph
 
 
