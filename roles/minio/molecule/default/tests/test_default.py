@@ -66,7 +66,10 @@ def test_anyone_reads_and_lists_the_public_bucket(endpoint):
 
 def test_anonymous_writes_are_refused(endpoint):
     anonymous = s3(endpoint)
-    assert error_code(lambda: anonymous.put_object(Bucket="lake", Key="x", Body=b"x")) == "AccessDenied"
+    assert (
+        error_code(lambda: anonymous.put_object(Bucket="lake", Key="x", Body=b"x"))
+        == "AccessDenied"
+    )
     assert requests.put(f"{endpoint}/lake/y", data=b"y", timeout=10).status_code == 403
     key = f"keep/{uuid.uuid4()}"
     s3(endpoint, SINK, SINK_SECRET).put_object(Bucket="lake", Key=key, Body=b"k")
@@ -75,7 +78,9 @@ def test_anonymous_writes_are_refused(endpoint):
 
 def test_the_sink_user_is_limited_to_its_bucket(endpoint):
     sink = s3(endpoint, SINK, SINK_SECRET)
-    assert error_code(lambda: sink.put_object(Bucket="private", Key="x", Body=b"x")) == "AccessDenied"
+    assert (
+        error_code(lambda: sink.put_object(Bucket="private", Key="x", Body=b"x")) == "AccessDenied"
+    )
     assert error_code(lambda: sink.list_objects_v2(Bucket="private")) == "AccessDenied"
     assert error_code(lambda: sink.create_bucket(Bucket="another")) == "AccessDenied"
 
