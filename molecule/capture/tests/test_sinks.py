@@ -16,7 +16,6 @@ import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime
-from pathlib import Path
 
 import boto3
 import botocore
@@ -30,7 +29,8 @@ DATA = testinfra.get_host("docker://mol-cap-kafka")  # Kafka, TimescaleDB, MinIO
 APPS = testinfra.get_host("docker://mol-cap-apps")  # app_a, app_b, both sinks
 BUCKET = "stackyard-lake"
 SETTLE = 120  # seconds a request may take to reach both stores (S3 flush age is 10 s)
-STACKYARD = Path(sys.executable).parent / "stackyard"
+# `stackyard lake query`, run the way its console script does (the venv may predate the script)
+LAKE_QUERY = [sys.executable, "-m", "stackyard.pipeline.cli", "lake", "query"]
 
 
 def address(host) -> str:
@@ -203,14 +203,14 @@ def test_a_known_mix_lands_once_in_both_stores_with_matching_aggregates(db):
     hours = sorted({key[:13] for key, _ in lake})
     first, last = (f"{h[:10]}T{h[11:13]}" for h in (hours[0], hours[-1]))
     out = subprocess.run(
-        [str(STACKYARD), "lake", "query",
+        [*LAKE_QUERY,
          "SELECT status, count(*) AS n FROM events GROUP BY 1 ORDER BY 1",
          "--from", first, "--to", last, "--format", "json", "--endpoint", s3_endpoint(),
          "--bucket", BUCKET, "--anonymous"],
         capture_output=True, text=True, check=True, timeout=120,
         env={k: v for k, v in os.environ.items() if not k.startswith("SINK_")},
     ).stdout  # fmt: skip
-    lake_counts = {int(r["status"]): int(r["n"]) for r in map(json.loads, out.splitlines()) if r}
+    lake_counts = {int(r["status"]): int(r["n"]) for r in json.loads(out)}
     db_counts = {
         int(s): int(n) for s, n in query(
             db, "SELECT status, count(*) FROM capture.requests WHERE time >= %s::timestamptz"
