@@ -181,27 +181,61 @@ def test_a_known_mix_lands_once_in_both_stores_with_matching_aggregates(db):
     assert "mytoken" not in json.dumps([by_id[i][1] for i in seen])
     assert "wrong-token" not in json.dumps([by_id[i][1] for i in seen])
 
-    # the 5-minute aggregate (real-time) sums equal the raw counts, per app/route/status
-    raw = query(
-        db, "SELECT app, route, status, count(*) FROM capture.requests"
-        " GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
-    )  # fmt: skip
-    agg = query(
-        db, "SELECT app, route, status, sum(requests) FROM capture.requests_5m"
-        " GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
-    )  # fmt: skip
-    assert [(a, r, s, int(n)) for a, r, s, n in agg] == [(a, r, s, int(n)) for a, r, s, n in raw]
-    errors = query(
-        db, "SELECT sum(errors_4xx), sum(errors_5xx) FROM capture.requests_5m",
-    )[0]  # fmt: skip
-    assert tuple(int(x) for x in errors) == query(
-        db, "SELECT count(*) FILTER (WHERE status BETWEEN 400 AND 499),"
-        " count(*) FILTER (WHERE status >= 500) FROM capture.requests",
-    )[0]  # fmt: skip
+    # the 5-minute aggregate (real-time) sums equal the raw counts, per app/route/status, and
+    # its error columns the raw 4xx/5xx counts (one snapshot: the sink may still be writing)
+    deadline = time.monotonic() + 30
+    while True:
+        raw, agg = aggregate_and_raw(db)
+        if raw == agg or time.monotonic() > deadline:
+            break
+        time.sleep(3)
+    assert agg == raw
 
     # the lake query tool counts the same as the database, per status, over the same hours
-    hours = sorted({key[:13] for key, _ in lake})
-    first, last = (f"{h[:10]}T{h[11:13]}" for h in (hours[0], hours[-1]))
+    # (app_b's events travel in other partitions: wait until both stores hold them too)
+    deadline = time.monotonic() + SETTLE
+    while True:
+        lake_counts, db_counts = lake_query_counts(lake), db_counts_in_hours(db, lake)
+        if lake_counts == db_counts or time.monotonic() > deadline:
+            break
+        time.sleep(5)
+        lake = lake_records()
+    assert lake_counts == db_counts
+
+
+def aggregate_and_raw(db) -> tuple[list, list]:
+    """(raw, aggregate) counts per app/route/status plus 4xx and 5xx totals, one snapshot."""
+    db.set_session(isolation_level="REPEATABLE READ", autocommit=False)
+    try:
+        per_group = " GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+        raw = query(db, "SELECT app, route, status, count(*) FROM capture.requests" + per_group)
+        raw += query(
+            db, "SELECT count(*) FILTER (WHERE status BETWEEN 400 AND 499),"
+            " count(*) FILTER (WHERE status >= 500) FROM capture.requests",
+        )  # fmt: skip
+        agg = query(
+            db, "SELECT app, route, status, sum(requests) FROM capture.requests_5m" + per_group
+        )  # fmt: skip
+        agg += query(db, "SELECT sum(errors_4xx), sum(errors_5xx) FROM capture.requests_5m")
+    finally:
+        db.rollback()
+        db.set_session(isolation_level="READ COMMITTED", autocommit=True)
+    return ints(raw), ints(agg)
+
+
+def ints(rows: list[tuple]) -> list[tuple]:
+    """Counts as ints (sum() answers Decimal), names as they are."""
+    return [tuple(v if isinstance(v, str) else int(v) for v in row) for row in rows]
+
+
+def lake_hours(lake: list[tuple[str, dict]]) -> tuple[str, str]:
+    hours = sorted({key[:13] for key, _ in lake})  # "YYYY-MM-DD/HH"
+    return hours[0], hours[-1]
+
+
+def lake_query_counts(lake: list[tuple[str, dict]]) -> dict[int, int]:
+    """Requests per status over the lake's hours, by `stackyard lake query`."""
+    first, last = (f"{h[:10]}T{h[11:13]}" for h in lake_hours(lake))
     out = subprocess.run(
         [*LAKE_QUERY,
          "SELECT status, count(*) AS n FROM events GROUP BY 1 ORDER BY 1",
@@ -210,15 +244,25 @@ def test_a_known_mix_lands_once_in_both_stores_with_matching_aggregates(db):
         capture_output=True, text=True, check=True, timeout=120,
         env={k: v for k, v in os.environ.items() if not k.startswith("SINK_")},
     ).stdout  # fmt: skip
-    lake_counts = {int(r["status"]): int(r["n"]) for r in json.loads(out)}
-    db_counts = {
-        int(s): int(n) for s, n in query(
-            db, "SELECT status, count(*) FROM capture.requests WHERE time >= %s::timestamptz"
-            " AND time < %s::timestamptz + interval '1 hour' GROUP BY 1",
-            (f"{hours[0][:10]} {hours[0][11:13]}:00Z", f"{hours[-1][:10]} {hours[-1][11:13]}:00Z"),
-        )
-    }  # fmt: skip
-    assert lake_counts == db_counts
+    return {int(r["status"]): int(r["n"]) for r in json.loads(out)}
+
+
+def db_counts_in_hours(db, lake: list[tuple[str, dict]]) -> dict[int, int]:
+    first, last = (f"{h[:10]} {h[11:13]}:00Z" for h in lake_hours(lake))
+    rows = query(
+        db, "SELECT status, count(*) FROM capture.requests WHERE time >= %s::timestamptz"
+        " AND time < %s::timestamptz + interval '1 hour' GROUP BY 1", (first, last),
+    )  # fmt: skip
+    return {int(s): int(n) for s, n in rows}
+
+
+def wait_healthy(url: str, timeout: float = 60) -> int:
+    deadline = time.monotonic() + timeout
+    while True:
+        rc = APPS.run(f"curl -sf {url}").rc
+        if rc == 0 or time.monotonic() > deadline:
+            return rc
+        time.sleep(2)
 
 
 @pytest.mark.parametrize("unit", ["sink-timescaledb", "sink-s3"])
@@ -246,4 +290,4 @@ def test_a_store_restarted_during_traffic_makes_the_sinks_wait_and_resume(db, st
     assert traffic.failures == [], f"the apps answered throughout the {store} restart"
     assert_exactly_once(db, set(traffic.ids))
     for health in ("127.0.0.1:9101", "127.0.0.1:9102"):
-        assert APPS.run(f"curl -sf http://{health}/health").rc == 0, "both sinks healthy again"
+        assert wait_healthy(f"http://{health}/health") == 0, "both sinks healthy again"
