@@ -238,7 +238,7 @@ def lake_query_counts(lake: list[tuple[str, dict]]) -> dict[int, int]:
     first, last = (f"{h[:10]}T{h[11:13]}" for h in lake_hours(lake))
     out = subprocess.run(
         [*LAKE_QUERY,
-         "SELECT status, count(*) AS n FROM events GROUP BY 1 ORDER BY 1",
+         "SELECT response.status AS status, count(*) AS n FROM events GROUP BY 1 ORDER BY 1",
          "--from", first, "--to", last, "--format", "json", "--endpoint", s3_endpoint(),
          "--bucket", BUCKET, "--anonymous"],
         capture_output=True, text=True, check=True, timeout=120,
