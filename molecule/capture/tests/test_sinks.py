@@ -45,8 +45,8 @@ def s3_endpoint() -> str:
     return f"http://{address(DATA)}:9000"
 
 
-@pytest.fixture(scope="module")
-def db():
+def connect_db():
+    """A connection to TimescaleDB as the sinks' user, with the password from its env file."""
     env = APPS.check_output("cat /etc/stackyard/sink-timescaledb.env")
     password = next(
         json.loads(line.split("=", 1)[1]) for line in env.splitlines()
@@ -57,6 +57,12 @@ def db():
         connect_timeout=10,
     )  # fmt: skip
     conn.autocommit = True
+    return conn
+
+
+@pytest.fixture
+def db():
+    conn = connect_db()
     yield conn
     conn.close()
 
@@ -280,7 +286,7 @@ def test_a_sink_killed_mid_batch_loses_and_duplicates_nothing(db, unit):
 @pytest.mark.parametrize(
     ("store", "unit"), [("TimescaleDB", "postgresql@15-main"), ("MinIO", "minio")]
 )
-def test_a_store_restarted_during_traffic_makes_the_sinks_wait_and_resume(db, store, unit):
+def test_a_store_restarted_during_traffic_makes_the_sinks_wait_and_resume(store, unit):
     with Traffic() as traffic:
         time.sleep(3)
         DATA.run_expect([0], f"systemctl stop {unit}")
@@ -288,6 +294,10 @@ def test_a_store_restarted_during_traffic_makes_the_sinks_wait_and_resume(db, st
         DATA.run_expect([0], f"systemctl start {unit}")
         time.sleep(4)
     assert traffic.failures == [], f"the apps answered throughout the {store} restart"
-    assert_exactly_once(db, set(traffic.ids))
+    fresh = connect_db()  # the fixture's connection did not survive a database restart
+    try:
+        assert_exactly_once(fresh, set(traffic.ids))
+    finally:
+        fresh.close()
     for health in ("127.0.0.1:9101", "127.0.0.1:9102"):
         assert wait_healthy(f"http://{health}/health") == 0, "both sinks healthy again"
