@@ -110,7 +110,7 @@ def write(s3, bucket: str, lake: Lake) -> list[str]:
         partition = rng.randint(0, 5)
         for chunk in _split(events, rng.randint(1, 3)):
             key = f"{prefix}{TOPIC}-{partition}-{offset:020d}.jsonl.gz"
-            put(s3, bucket, key, _jsonl(chunk))
+            put(s3, bucket, key, jsonl(chunk))
             keys.append(key)
             offset += len(chunk)
     put(s3, bucket, CORRUPT_KEY, b"this is not gzip")
@@ -122,7 +122,7 @@ def put(s3, bucket: str, key: str, body: bytes) -> None:
     s3.put_object(Bucket=bucket, Key=key, Body=body)
 
 
-def _jsonl(events: Iterable[dict]) -> bytes:
+def jsonl(events: Iterable[dict]) -> bytes:
     return gzip.compress("".join(json.dumps(e) + "\n" for e in events).encode())
 
 

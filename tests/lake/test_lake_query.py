@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
@@ -20,6 +21,8 @@ from lake_support import (
     PRIVATE_BUCKET,
     Lake,
     hour_of,
+    jsonl,
+    put,
     quantile_cont,
     query_json,
     run_cli,
@@ -213,3 +216,21 @@ def test_compaction_to_parquet_keeps_every_event_of_the_day(lake: Lake, s3_env) 
         (hour, n, n) for hour, n in sorted(per_hour.items())
     ]
     assert max(r["top_status"] for r in rows) == max(e["response"]["status"] for e in events)
+
+
+def test_a_prefix_with_more_objects_than_one_listing_page_is_read_whole(
+    minio, s3_env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """S3 lists at most 1000 keys per request: every page is followed."""
+    bucket = "lake-many"
+    minio.create_bucket(bucket)
+    s3 = minio.client()
+    keys = [f"2026-11-23/05/10.0.0.9/density.events-0-{i:020d}.jsonl.gz" for i in range(1203)]
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda k: put(s3, bucket, k, jsonl([{"id": k}])), keys))
+    monkeypatch.setenv("SINK_S3_BUCKET", bucket)
+    code, out, err = run_cli("lake", "ls", "--from", "2026-11-23")
+    assert code == 0, err
+    assert [line.split()[1] for line in out.splitlines()] == keys
+    rows = query_json("SELECT count(DISTINCT id) AS n FROM events", "--from", "2026-11-23T05")
+    assert rows == [{"n": len(keys)}]

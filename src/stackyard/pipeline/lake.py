@@ -10,9 +10,7 @@ the S3 sink's ``SINK_S3_*`` variables; with no keys every request is anonymous (
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,6 +18,21 @@ from urllib.parse import urlsplit
 import duckdb
 
 from stackyard.pipeline.lakerange import LakeRange
+from stackyard.pipeline.lakesettings import LakeError, LakeSettings
+
+__all__ = [
+    "COLUMNS",
+    "LakeError",
+    "LakeObject",
+    "LakeSettings",
+    "connect",
+    "events_sql",
+    "httpfs_path",
+    "list_objects",
+    "open_events",
+    "run",
+    "s3_client",
+]
 
 SUFFIX = ".jsonl.gz"
 _BODY = "STRUCT(size BIGINT, truncated BOOLEAN, encoding VARCHAR, data VARCHAR)"
@@ -38,59 +51,6 @@ COLUMNS: dict[str, str] = {
     "response": f"STRUCT(status INTEGER, headers VARCHAR[][], body {_BODY})",
     "duration_ms": "DOUBLE",
 }
-
-
-class LakeError(Exception):
-    """A failure the user can fix; the message is one line saying what went wrong."""
-
-
-@dataclass(frozen=True)
-class LakeSettings:
-    endpoint: str = ""  # empty: AWS S3 in `region`
-    region: str = "us-east-1"
-    bucket: str = "stackyard-lake"
-    addressing: str = "path"  # or "virtual"
-    access_key: str = ""
-    secret_key: str = ""
-    ca_bundle: str = ""
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> LakeSettings:
-        env = os.environ if env is None else env
-        settings = cls(
-            endpoint=env.get("SINK_S3_ENDPOINT", ""),
-            region=env.get("SINK_S3_REGION", "") or cls.region,
-            bucket=env.get("SINK_S3_BUCKET", "") or cls.bucket,
-            addressing=env.get("SINK_S3_ADDRESSING", "") or cls.addressing,
-            access_key=env.get("SINK_S3_ACCESS_KEY", ""),
-            secret_key=env.get("SINK_S3_SECRET_KEY", ""),
-            ca_bundle=env.get("SINK_S3_CA_BUNDLE", ""),
-        )
-        settings = replace(settings, **{k: v for k, v in overrides.items() if v is not None})
-        settings.check()
-        return settings
-
-    @property
-    def anonymous(self) -> bool:
-        return not (self.access_key and self.secret_key)
-
-    @property
-    def endpoint_url(self) -> str:
-        """The endpoint with its scheme (https when none is written); AWS when empty."""
-        if not self.endpoint:
-            return f"https://s3.{self.region}.amazonaws.com"
-        return self.endpoint if "://" in self.endpoint else f"https://{self.endpoint}"
-
-    def check(self) -> None:
-        if self.addressing not in ("path", "virtual"):
-            raise LakeError(f"addressing {self.addressing!r}: expected path or virtual")
-        if not self.bucket:
-            raise LakeError("no bucket: set SINK_S3_BUCKET or --bucket")
-        if bool(self.access_key) != bool(self.secret_key):
-            raise LakeError("give both the access key and the secret key, or neither (anonymous)")
-        url = urlsplit(self.endpoint_url)
-        if url.scheme not in ("http", "https") or not url.netloc or url.path not in ("", "/"):
-            raise LakeError(f"endpoint {self.endpoint!r}: expected http(s)://host[:port]")
 
 
 @dataclass(frozen=True)
