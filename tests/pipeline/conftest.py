@@ -8,6 +8,7 @@ import sys
 from collections.abc import Iterator
 
 import pytest
+from pipeline_support import pg_env
 
 from stackyard.pipeline.db import connect
 from stackyard.testing import kafka, minioserver, pgcluster, timescale
@@ -39,14 +40,6 @@ def tsdb() -> Iterator[pgcluster.Cluster]:
     )
     yield cluster
     cluster.stop()
-
-
-def pg_env(cluster: pgcluster.Cluster) -> dict[str, str]:
-    return {
-        "SINK_PG_HOST": "127.0.0.1",
-        "SINK_PG_PORT": str(cluster.port),
-        "SINK_PG_PASSWORD": timescale.PASSWORD,
-    }
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from stackyard.pipeline.config import Settings, load_settings
 from stackyard.pipeline.consumer import Sink
 from stackyard.pipeline.event import SCHEMA
+from stackyard.testing import timescale
 from stackyard.testing.pgcluster import free_port
 
 BASE_TIME = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -135,6 +136,11 @@ def settings_env(bootstrap: str, topic: str, **extra: str) -> dict[str, str]:
     }
 
 
+def pg_env(cluster: Any) -> dict[str, str]:
+    return {"SINK_PG_HOST": "127.0.0.1", "SINK_PG_PORT": str(cluster.port),
+            "SINK_PG_PASSWORD": timescale.PASSWORD}  # fmt: skip
+
+
 def settings_for(env: dict[str, str]) -> Settings:
     return load_settings(env)
 
@@ -150,6 +156,10 @@ def in_thread(sink: Sink) -> Iterator[Sink]:
             loop.run_until_complete(sink.run())
         except BaseException as err:
             errors.append(err)
+            tasks = asyncio.all_tasks(loop)  # a crash leaves the other flushes running: end them
+            for task in tasks:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
 
     thread = threading.Thread(target=target, daemon=True)
     thread.start()

@@ -127,3 +127,21 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
             values[name] = _convert(name, raw)
     values.update(overrides)
     return Settings(**values)
+
+
+def kafka_options(s: Settings, client_id: str) -> dict[str, Any]:
+    """aiokafka client options from the ``SINK_KAFKA_*`` settings."""
+    options: dict[str, Any] = {
+        "bootstrap_servers": list(s.kafka_bootstrap),
+        "security_protocol": s.kafka_security_protocol,
+        "client_id": client_id,
+    }
+    if s.kafka_sasl_mechanism:
+        options.update(sasl_mechanism=s.kafka_sasl_mechanism,
+                       sasl_plain_username=s.kafka_sasl_username,
+                       sasl_plain_password=s.kafka_sasl_password)  # fmt: skip
+    if s.kafka_ssl_cafile:
+        from aiokafka.helpers import create_ssl_context
+
+        options["ssl_context"] = create_ssl_context(cafile=s.kafka_ssl_cafile)
+    return options

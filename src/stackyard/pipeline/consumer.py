@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
-import sys
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
@@ -25,9 +23,8 @@ from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
 from stackyard.pipeline import health
-from stackyard.pipeline.config import Settings
+from stackyard.pipeline.config import Settings, kafka_options
 from stackyard.pipeline.event import Decoded, Poison, decode
-from stackyard.rates.logs import JsonFormatter
 
 log = logging.getLogger("stackyard.pipeline")
 T = TypeVar("T")
@@ -156,25 +153,8 @@ class Sink:
             log.warning("dead-lettered", extra={"reason": reason, "partition": record.partition,
                                                 "offset": record.offset})  # fmt: skip
 
-    def kafka_options(self) -> dict[str, Any]:
-        s = self.settings
-        options: dict[str, Any] = {
-            "bootstrap_servers": list(s.kafka_bootstrap),
-            "security_protocol": s.kafka_security_protocol,
-            "client_id": f"stackyard-sink-{self.name}",
-        }
-        if s.kafka_sasl_mechanism:
-            options.update(sasl_mechanism=s.kafka_sasl_mechanism,
-                           sasl_plain_username=s.kafka_sasl_username,
-                           sasl_plain_password=s.kafka_sasl_password)  # fmt: skip
-        if s.kafka_ssl_cafile:
-            from aiokafka.helpers import create_ssl_context
-
-            options["ssl_context"] = create_ssl_context(cafile=s.kafka_ssl_cafile)
-        return options
-
     async def _start_kafka(self) -> None:
-        options = self.kafka_options()
+        options = kafka_options(self.settings, f"stackyard-sink-{self.name}")
 
         async def start() -> None:
             consumer = AIOKafkaConsumer(
@@ -203,15 +183,17 @@ class Sink:
             parts = list(consumer.assignment())
             try:
                 ends = await asyncio.wait_for(consumer.end_offsets(parts), 5) if parts else {}
+                lag = {}
+                for tp, end in ends.items():
+                    done = self.committed.get(tp)
+                    if done is None:
+                        done = (await asyncio.wait_for(consumer.committed(tp), 5)) or 0
+                    lag[tp.partition] = max(0, end - done)
             except (KafkaError, TimeoutError, OSError) as err:
                 self.set_down("kafka", err)
                 continue
             self.set_down("kafka", None)
-            for tp, end in ends.items():
-                done = self.committed.get(tp)
-                if done is None:
-                    done = (await consumer.committed(tp)) or 0
-                self.lag[tp.partition] = max(0, end - done)
+            self.lag = lag
             now = time.monotonic()
             if now - last >= self.settings.log_interval_s:
                 rate = {k: round((v - seen[k]) / (now - last), 1) for k, v in self.counters.items()}
@@ -274,28 +256,3 @@ class Sink:
                 if client is not None:
                     await client.stop()
             log.info("stopped", extra={"counters": dict(self.counters)})
-
-
-def configure_logging(level: str) -> None:
-    """JSON lines on stdout for the ``stackyard`` loggers (and aiokafka's warnings)."""
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(JsonFormatter())
-    for name, lvl in (("stackyard", level), ("aiokafka", "WARNING")):
-        logger = logging.getLogger(name)
-        logger.setLevel(lvl)
-        logger.handlers[:] = [handler]
-        logger.propagate = False
-
-
-def main(sink: Sink) -> int:
-    """Run ``sink`` until SIGTERM/SIGINT."""
-    configure_logging(sink.settings.log_level)
-
-    async def run() -> None:
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, sink.request_stop)
-        await sink.run()
-
-    asyncio.run(run())
-    return 0

@@ -45,7 +45,14 @@ class Decoded:
 
 
 def ip_segment(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
-    """A path-safe spelling: IPv4 as is, IPv6 compressed with ``:`` → ``-``."""
+    """A path-safe spelling: IPv4 as is, IPv6 compressed with ``:`` → ``-``.
+
+    An IPv4-mapped address is spelled in hex (``--ffff-c000-201``) whatever the Python
+    version (3.13 prints it dotted): an object's name must not change with an upgrade.
+    """
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        v4 = int(ip.ipv4_mapped)
+        return f"--ffff-{v4 >> 16:x}-{v4 & 0xFFFF:x}"
     return str(ip).replace(":", "-")
 
 

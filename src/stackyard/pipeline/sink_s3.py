@@ -14,11 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-import json
 import sys
 import time
-import uuid
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,60 +23,16 @@ from aiokafka.structs import ConsumerRecord, TopicPartition
 from botocore.exceptions import BotoCoreError, ClientError
 
 from stackyard.pipeline.config import ConfigError, Settings, load_settings
-from stackyard.pipeline.consumer import Sink, log, main
+from stackyard.pipeline.consumer import Sink, log
 from stackyard.pipeline.event import Decoded, json_line
+from stackyard.pipeline.lake_ids import SeenIds, ids_of, offset_of
+from stackyard.pipeline.runtime import main
 
 TRANSIENT = (BotoCoreError, ClientError)  # an operator can fix a 403/404: keep waiting
 
 
 def object_key(prefix: str, topic: str, partition: int, first_offset: int) -> str:
     return f"{prefix}/{topic}-{partition}-{first_offset:020d}.jsonl.gz"
-
-
-def offset_of(key: str, start: str) -> int:
-    """The first offset in an object key below ``start`` (huge for a foreign name)."""
-    digits = key[len(start) :].split(".", 1)[0]
-    return int(digits) if digits.isdigit() else 2**63
-
-
-def ids_of(lines: bytes) -> set[str]:
-    out = set()
-    for line in lines.splitlines():
-        try:
-            out.add(str(uuid.UUID(json.loads(line)["id"])))
-        except (ValueError, KeyError, TypeError):
-            continue
-    return out
-
-
-class SeenIds:
-    """Event ids of committed objects per (partition, prefix), least recently used dropped."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit, self.size = limit, 0
-        self.ids: OrderedDict[tuple[TopicPartition, str], set[str]] = OrderedDict()
-
-    def get(self, tp: TopicPartition, prefix: str) -> set[str] | None:
-        found = self.ids.get((tp, prefix))
-        if found is not None:
-            self.ids.move_to_end((tp, prefix))
-        return found
-
-    def put(self, tp: TopicPartition, prefix: str, ids: set[str]) -> None:
-        self.size += len(ids) - len(self.ids.get((tp, prefix), ()))
-        self.ids[(tp, prefix)] = ids
-        while self.size > self.limit and len(self.ids) > 1:
-            _, dropped = self.ids.popitem(last=False)
-            self.size -= len(dropped)
-
-    def add(self, tp: TopicPartition, prefix: str, ids: list[str]) -> None:
-        known = self.get(tp, prefix)
-        if known is not None:
-            self.put(tp, prefix, known | set(ids))
-
-    def forget(self, tp: TopicPartition) -> None:
-        for key in [k for k in self.ids if k[0] == tp]:
-            self.size -= len(self.ids.pop(key))
 
 
 def s3_client(settings: Settings) -> Any:

@@ -23,8 +23,9 @@ from psycopg2.extras import execute_values
 
 from stackyard.pipeline import db
 from stackyard.pipeline.config import ConfigError, Settings, load_settings
-from stackyard.pipeline.consumer import Sink, log, main
+from stackyard.pipeline.consumer import Sink, log
 from stackyard.pipeline.event import COLUMNS, Decoded, row
+from stackyard.pipeline.runtime import main
 
 # fixed column names; the values are parameters
 INSERT = (
