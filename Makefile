@@ -72,6 +72,10 @@ lint: venv  ## yamllint, ansible-lint (production profile), ruff
 	ruff check .
 	ruff format --check .
 
+.PHONY: diagrams
+diagrams:  ## render docs/images/*.dot to SVG and PNG (graphviz)
+	@for src in docs/images/*.dot; do dot -Tsvg "$$src" -o "$${src%.dot}.svg" && dot -Tpng -Gdpi=110 "$$src" -o "$${src%.dot}.png" && echo "rendered $$src"; done
+
 .PHONY: molecule
 molecule: substrate  ## molecule test for every role that has a scenario
 	@for role in $(ROLES_WITH_SCENARIOS); do echo "== molecule test: $$role"; (cd roles/$$role && molecule test) || exit 1; done
