@@ -6,6 +6,7 @@ break things (a broken image, a killed container, an agent restart, load for the
 autoscaler) and each waits until the jobs are healthy again before it ends.
 """
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -13,7 +14,6 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
 import requests
 import testinfra
 
@@ -58,14 +58,14 @@ def wait_until(predicate, timeout: float, what: str, interval: float = 2):
 
 def healthy(job: str, count: int) -> bool:
     """count allocations running, registered, and answering /health."""
-    if len(running_allocs(job)) != count:
-        return False
-    urls = addresses(job)
     try:
+        if len(running_allocs(job)) != count:
+            return False
+        urls = addresses(job)
         return len(urls) == count and all(
             requests.get(u + "/health", timeout=3).status_code == 200 for u in urls
         )
-    except requests.RequestException:
+    except requests.RequestException:  # the API or an instance not answering (yet)
         return False
 
 
@@ -78,9 +78,13 @@ class Traffic(threading.Thread):
         super().__init__(daemon=True)
         self.stop = threading.Event()
         self.ok, self.failures = 0, []
+        self.urls = addresses("app-a")
 
     def one(self) -> None:
-        urls = addresses("app-a")
+        # the agent restarting: keep the last known instances, as a balancer does
+        with contextlib.suppress(requests.RequestException):
+            self.urls = addresses("app-a")
+        urls = self.urls
         for url in urls:
             try:
                 r = requests.post(url + "/jobs", headers={"Authorization": "mytoken"}, timeout=10)
@@ -97,8 +101,8 @@ class Traffic(threading.Thread):
         while not self.stop.is_set():
             try:
                 self.one()
-            except requests.RequestException as exc:  # the registry itself failing
-                self.failures.append(("nomad api", repr(exc)))
+            except requests.RequestException as exc:  # a timeout: an instance hanging
+                self.failures.append(("request", repr(exc)))
             time.sleep(0.2)
 
     def finish(self) -> "Traffic":
@@ -108,9 +112,8 @@ class Traffic(threading.Thread):
 
 
 def container_ids(job: str) -> set[str]:
-    out = HOST.check_output(
-        "docker ps --filter label=com.hashicorp.nomad.job_name=%s --format '{{.ID}}'", job
-    )
+    """Running containers of the job's task (Nomad names them <task>-<allocation id>)."""
+    out = HOST.check_output("docker ps --filter name=^/%s- --format '{{.ID}}'", job)
     return set(out.split())
 
 
@@ -148,18 +151,23 @@ def test_app_b_reads_its_users_table_from_the_host_volume():
 
 def test_app_a_finds_app_b_through_the_service_registry():
     app_b = set(addresses("app-b"))
-    for alloc in running_allocs("app-a"):
-        env = HOST.check_output(f"nomad alloc exec -task app-a {alloc['ID']} env")
-        url = next(line.split("=", 1)[1] for line in env.splitlines() if line.startswith("DENSITY_APP_B_URL="))
-        assert url in app_b
+    allocs = running_allocs("app-a")
+    assert len(allocs) == 2
+    for alloc in allocs:
+        env = HOST.check_output(f"nomad alloc fs {alloc['ID']} app-a/local/app-b.env").strip()
+        assert env.startswith("DENSITY_APP_B_URL=") and env.split("=", 1)[1] in app_b
 
 
 def test_images_run_as_non_root_healthy_and_carry_no_secret():
     password = (SECRETS / "density_seed_password").read_text().strip()
     for job in ("app-a", "app-b"):
+        assert len(container_ids(job)) == 2
         for cid in container_ids(job):
             assert HOST.check_output(f"docker exec {cid} id -u") == "10001"
-            assert HOST.check_output(f"docker inspect --format '{{{{.State.Health.Status}}}}' {cid}") == "healthy"
+            assert (
+                HOST.check_output(f"docker inspect --format '{{{{.State.Health.Status}}}}' {cid}")
+                == "healthy"
+            )
         image = api(f"/v1/job/{job}")["TaskGroups"][0]["Tasks"][0]["Config"]["image"]
         name, tag = image.rsplit(":", 1)
         assert name.startswith("localhost:5000/") and tag.startswith("0.1.0-") and len(tag) == 18
@@ -176,7 +184,9 @@ def test_the_agent_restarting_leaves_the_jobs_running():
     traffic = Traffic()
     traffic.start()
     HOST.run_test("systemctl restart nomad")
-    wait_until(lambda: healthy("app-a", 2) and healthy("app-b", 2), 90, "the jobs after the restart")
+    wait_until(
+        lambda: healthy("app-a", 2) and healthy("app-b", 2), 90, "the jobs after the restart"
+    )
     traffic.finish()
     assert container_ids("app-a") | container_ids("app-b") == before, "no container replaced"
     assert traffic.ok > 0 and traffic.failures == []
@@ -213,10 +223,12 @@ def test_a_broken_image_fails_the_deployment_reverts_and_requests_keep_succeedin
     assert "The deployment of app-a version" in run.stdout and "failed" in run.stdout
     # auto_revert: a new version equal to the previous one, deployed and healthy again
     wait_until(
-        lambda: (job := api("/v1/job/app-a"))["Version"] > before["Version"] + 1
-        and job["TaskGroups"][0]["Tasks"][0]["Config"]["image"]
-        == before["TaskGroups"][0]["Tasks"][0]["Config"]["image"]
-        and api("/v1/job/app-a/deployment")["Status"] == "successful",
+        lambda: (
+            (job := api("/v1/job/app-a"))["Version"] > before["Version"] + 1
+            and job["TaskGroups"][0]["Tasks"][0]["Config"]["image"]
+            == before["TaskGroups"][0]["Tasks"][0]["Config"]["image"]
+            and api("/v1/job/app-a/deployment")["Status"] == "successful"
+        ),
         120,
         "the revert",
     )
@@ -234,10 +246,8 @@ def test_the_autoscaler_scales_app_a_out_under_load():
         session = requests.Session()
         while not stop.is_set():
             for url in addresses("app-a"):
-                try:
+                with contextlib.suppress(requests.RequestException):
                     session.post(url + "/jobs", headers={"Authorization": "mytoken"}, timeout=5)
-                except requests.RequestException:
-                    pass
 
     workers = [threading.Thread(target=load, daemon=True) for _ in range(6)]
     for w in workers:
