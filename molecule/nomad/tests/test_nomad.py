@@ -269,5 +269,8 @@ def test_the_autoscaler_scales_app_a_out_under_load():
     assert (r.status_code, r.text) == (200, JOBS)
     group = api("/v1/job/app-a/scale")["TaskGroups"]["app-a"]
     assert group["Desired"] >= 3
-    # the count was changed by the autoscaler (its scaling event names the policy's check)
-    assert any("cpu" in str(e.get("Meta")) for e in group["Events"]), group["Events"]
+    # the count was changed by the autoscaler: its scaling events carry the policy's id
+    policy_ids = {p["ID"] for p in api("/v1/scaling/policies?job=app-a")}
+    assert any(
+        (e.get("Meta") or {}).get("nomad_policy_id") in policy_ids for e in group["Events"]
+    ), group["Events"]
