@@ -23,8 +23,8 @@ def host():
 def server(host):
     """python3's http.server in a container of the base image, port 8000 published on 18080."""
     if host.run(f"docker image inspect {BASE}").rc != 0:
-        save = subprocess.Popen(["docker", "save", BASE], stdout=subprocess.PIPE)
-        subprocess.run(["docker", "exec", "-i", INSTANCE, "docker", "load"], stdin=save.stdout,
+        save = subprocess.Popen(["docker", "save", BASE], stdout=subprocess.PIPE)  # noqa: S603, S607
+        subprocess.run(["docker", "exec", "-i", INSTANCE, "docker", "load"], stdin=save.stdout,  # noqa: S603, S607
                        check=True, capture_output=True)  # fmt: skip
         assert save.wait() == 0
     host.run("docker rm -f probe")

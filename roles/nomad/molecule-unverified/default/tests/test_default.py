@@ -10,7 +10,7 @@ import requests
 import testinfra
 
 INSTANCE = f"sy-{os.environ.get('STACKYARD_INSTANCE', 'nomad-default')}"
-TOKEN = "6f1ab5c4-1d39-4e0c-9b4a-0c7d2f3e8a11"  # must match converge.yml
+TOKEN = "6f1ab5c4-1d39-4e0c-9b4a-0c7d2f3e8a11"  # noqa: S105 (test only; must match converge.yml)
 
 
 @pytest.fixture(scope="module")
