@@ -73,3 +73,12 @@ def _bounds():
     from datetime import datetime
 
     return datetime(2026, 11, 22, 23), datetime(2026, 11, 23, 14)
+
+
+def test_settings_repr_hides_the_keys() -> None:
+    from stackyard.pipeline.lakesettings import LakeSettings
+
+    settings = LakeSettings.from_env(
+        {"SINK_S3_ACCESS_KEY": "AKIDVISIBLE", "SINK_S3_SECRET_KEY": "s3cr3tXYZ"}
+    )
+    assert "s3cr3tXYZ" not in repr(settings) and "AKIDVISIBLE" not in repr(settings)

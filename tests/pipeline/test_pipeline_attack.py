@@ -65,3 +65,33 @@ def test_nul_and_lone_surrogates_become_text_postgresql_stores() -> None:
     values = row(event)
     assert all("\x00" not in v and "\ud800" not in v for v in values if isinstance(v, str))
     json.loads(json_line(value, event))  # one line, valid JSON
+
+
+def test_health_answers_while_many_slow_clients_hold_connections() -> None:
+    import asyncio
+    import time
+
+    from stackyard.pipeline import health
+    from stackyard.testing.pgcluster import free_port
+
+    async def scenario() -> tuple[bytes, float]:
+        port = free_port()
+        server = await health.serve("127.0.0.1", port, lambda: (True, {"ok": True}))
+        idle = []
+        try:
+            for _ in range(200):  # slowloris: a request line, then nothing
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.write(b"GET /health HTTP/1.1\r\nX-Slow: ")
+                idle.append(writer)
+            started = time.monotonic()
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"GET /health HTTP/1.1\r\n\r\n")
+            answer = await asyncio.wait_for(reader.read(), 5)
+            return answer, time.monotonic() - started
+        finally:
+            for w in idle:
+                w.close()
+            server.close()
+
+    answer, took = asyncio.run(scenario())
+    assert answer.startswith(b"HTTP/1.1 200") and took < 2.0
