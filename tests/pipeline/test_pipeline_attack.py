@@ -95,3 +95,9 @@ def test_health_answers_while_many_slow_clients_hold_connections() -> None:
 
     answer, took = asyncio.run(scenario())
     assert answer.startswith(b"HTTP/1.1 200") and took < 2.0
+
+
+def test_nul_in_params_is_replaced_not_escaped_for_jsonb() -> None:
+    event = decode(encoded(query=[["k\u0000", "\u0000"]]))
+    params = row(event)[7]
+    assert "\\u0000" not in params and json.loads(params) == [["k\ufffd", "\ufffd"]]

@@ -162,8 +162,19 @@ def body_size(doc: dict[str, Any], part: str) -> int | None:
     return size if type(size) is int and 0 <= size < 2**62 else None
 
 
+def _no_nul(value: Any) -> Any:
+    """NUL in every string: json.dumps writes it as ``\\u0000``, which jsonb refuses."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, list):
+        return [_no_nul(item) for item in value]
+    if isinstance(value, dict):
+        return {_no_nul(k): _no_nul(v) for k, v in value.items()}
+    return value
+
+
 def jsonb(value: Any) -> str:
-    return clean(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+    return clean(json.dumps(_no_nul(value), ensure_ascii=False, separators=(",", ":")))
 
 
 def row(event: Decoded) -> tuple[Any, ...]:
