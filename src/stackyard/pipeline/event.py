@@ -78,7 +78,21 @@ def parse_time(text: Any) -> datetime:
         raise Poison(f"time: not RFC 3339: {text[:80]!r}") from None
     if when.tzinfo is None:
         raise Poison(f"time: no time zone: {text[:80]!r}")
-    return when.astimezone(UTC)
+    try:
+        return when.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+14:00: before year 1 in UTC
+        raise Poison(f"time: out of range in UTC: {text[:80]!r}") from None
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"number out of range: {text[:40]}")
+    return number
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
 
 
 def decode(value: bytes | None) -> Decoded:
@@ -90,7 +104,7 @@ def decode(value: bytes | None) -> Decoded:
     except UnicodeDecodeError as err:
         raise Poison(f"not UTF-8: {err}") from None
     try:
-        doc = json.loads(text)
+        doc = json.loads(text, parse_float=_finite, parse_constant=_no_constant)
     except (ValueError, RecursionError) as err:
         raise Poison(f"not JSON: {str(err)[:200]}") from None
     if not isinstance(doc, dict):
@@ -148,8 +162,19 @@ def body_size(doc: dict[str, Any], part: str) -> int | None:
     return size if type(size) is int and 0 <= size < 2**62 else None
 
 
+def _no_nul(value: Any) -> Any:
+    """NUL in every string: json.dumps writes it as ``\\u0000``, which jsonb refuses."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, list):
+        return [_no_nul(item) for item in value]
+    if isinstance(value, dict):
+        return {_no_nul(k): _no_nul(v) for k, v in value.items()}
+    return value
+
+
 def jsonb(value: Any) -> str:
-    return clean(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+    return clean(json.dumps(_no_nul(value), ensure_ascii=False, separators=(",", ":")))
 
 
 def row(event: Decoded) -> tuple[Any, ...]:

@@ -181,7 +181,14 @@ def open_events(settings: LakeSettings, lake_range: LakeRange) -> duckdb.DuckDBP
     objects = list_objects(settings, lake_range)
     con = connect(settings)
     con.execute(f"CREATE VIEW events AS {events_sql(settings, objects)}")
+    lock_down(con)
     return con
+
+
+def lock_down(con: duckdb.DuckDBPyConnection) -> None:
+    """No local files for the user's SQL (read_text, COPY TO, ATTACH, LOAD), for good."""
+    con.execute("SET disabled_filesystems = 'LocalFileSystem'")
+    con.execute("SET lock_configuration = true")
 
 
 def run(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[list[str], list[tuple]]:

@@ -89,5 +89,5 @@ def ip_segment(text: str) -> str:
     try:
         address = ipaddress.ip_address(text)
     except ValueError:
-        raise RangeError(f"--ip {text!r}: not an IPv4 or IPv6 address") from None
+        raise RangeError(f"--ip {text[:80]!r}: not an IPv4 or IPv6 address") from None
     return address.compressed.replace(":", "-")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -19,8 +19,8 @@ class LakeSettings:
     region: str = "us-east-1"
     bucket: str = "stackyard-lake"
     addressing: str = "path"  # or "virtual"
-    access_key: str = ""
-    secret_key: str = ""
+    access_key: str = field(default="", repr=False)
+    secret_key: str = field(default="", repr=False)
     ca_bundle: str = ""
 
     @classmethod
