@@ -153,7 +153,10 @@ def test_sigkill_mid_stream_then_sigterm_loses_and_duplicates_nothing(
     broker, minio, bucket, s3_env, tmp_path
 ):
     topic = new_topic(broker.bootstrap)
-    events = [make_event(i) for i in range(3000)]
+    # enough that the kill lands mid-stream even when the machine is quiet (3000 could all
+    # be stored before it)
+    total = 12_000
+    events = [make_event(i) for i in range(total)]
     produce(broker.bootstrap, topic, encoded(events))
     env = settings_env(
         broker.bootstrap, topic, **s3_env, SINK_FLUSH_BYTES="20000", SINK_FLUSH_AGE_S="1"
@@ -163,9 +166,9 @@ def test_sigkill_mid_stream_then_sigterm_loses_and_duplicates_nothing(
         wait_for(lambda: lake_records(s3, bucket), 60, "objects arriving")
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
-    assert len(ids_in(lake_records(s3, bucket))) < 3000, "finished before the kill"
+    assert len(ids_in(lake_records(s3, bucket))) < total, "finished before the kill"
     with in_process("sink_s3", env, log) as proc:
-        wait_for(lambda: len(ids_in(lake_records(s3, bucket))) == 3000, 90, "every event")
+        wait_for(lambda: len(ids_in(lake_records(s3, bucket))) == total, 120, "every event")
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
     assert set(ids_in(lake_records(s3, bucket)).values()) == {1}
