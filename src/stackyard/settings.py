@@ -12,6 +12,7 @@ file (TOML) go through the same conversion.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -83,5 +84,6 @@ class Env:
         return settings(**values)
 
 
+@functools.cache  # a settings class's fields never change; read once per class
 def fields(settings: type) -> dict[str, dataclasses.Field]:
     return {f.name: f for f in dataclasses.fields(settings)}

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
+
+from stackyard.settings import Env
+
+ENV = Env("SINK_S3_")  # the S3 sink's own variables
 
 
 class LakeError(Exception):
@@ -25,17 +28,8 @@ class LakeSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> LakeSettings:
-        env = os.environ if env is None else env
-        settings = cls(
-            endpoint=env.get("SINK_S3_ENDPOINT", ""),
-            region=env.get("SINK_S3_REGION", "") or cls.region,
-            bucket=env.get("SINK_S3_BUCKET", "") or cls.bucket,
-            addressing=env.get("SINK_S3_ADDRESSING", "") or cls.addressing,
-            access_key=env.get("SINK_S3_ACCESS_KEY", ""),
-            secret_key=env.get("SINK_S3_SECRET_KEY", ""),
-            ca_bundle=env.get("SINK_S3_CA_BUNDLE", ""),
-        )
-        settings = replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+        given = {k: v for k, v in overrides.items() if v is not None}
+        settings = ENV.load(cls, env, **given)  # SINK_S3_<FIELD>; empty counts as unset
         settings.check()
         return settings
 
