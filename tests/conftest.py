@@ -100,3 +100,33 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     timings.update({nodeid: round(seconds, 1) for nodeid, (seconds, _) in rows})
     TIMINGS.parent.mkdir(parents=True, exist_ok=True)
     TIMINGS.write_text(json.dumps(timings, indent=1, sort_keys=True))
+
+
+# -- real servers shared by the test directories (one each per xdist worker) ---------------
+# A missing artifact fails the test with what to run: these components are never faked.
+
+
+@pytest.fixture(scope="session")
+def broker():
+    """A throwaway Kafka broker (stackyard.testing.kafka); tests use their own topics."""
+    from stackyard.testing import kafka
+
+    try:
+        server = kafka.start()
+    except kafka.KafkaNotFound as err:
+        pytest.fail(f"Kafka is not available ({err}): run make artifacts")
+    yield server
+    server.destroy()
+
+
+@pytest.fixture(scope="session")
+def minio():
+    """A throwaway MinIO (stackyard.testing.minioserver); tests use their own buckets."""
+    from stackyard.testing import minioserver
+
+    try:
+        server = minioserver.start()
+    except minioserver.MinioNotFound as err:
+        pytest.fail(f"MinIO is not available ({err}): run make artifacts")
+    yield server
+    server.remove()

@@ -1,24 +1,11 @@
-"""A throwaway Kafka broker, a seeded users table, and app_a/app_b under real gunicorn."""
+"""A seeded users table for the density tests (Kafka: the `broker` fixture of tests/conftest.py)."""
 
 from __future__ import annotations
-
-from collections.abc import Iterator
 
 import pytest
 from density_support import PASSWORD, TOKEN
 
 from stackyard.density import users
-from stackyard.testing import kafka
-
-
-@pytest.fixture(scope="session")
-def broker() -> Iterator[kafka.Broker]:
-    try:
-        broker = kafka.start()
-    except kafka.KafkaNotFound as err:
-        pytest.fail(f"Kafka is not available ({err}): run make artifacts")
-    yield broker
-    broker.destroy()
 
 
 @pytest.fixture(scope="session")

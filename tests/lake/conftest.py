@@ -1,23 +1,11 @@
-"""A throwaway MinIO with the lake bucket (public-read) filled in the S3 sink's layout."""
+"""The lake bucket (public-read) in the S3 sink's layout, in the shared `minio` fixture."""
 
 from __future__ import annotations
-
-from collections.abc import Iterator
 
 import pytest
 from lake_support import BUCKET, PRIVATE_BUCKET, Lake, generate, write
 
 from stackyard.testing import minioserver
-
-
-@pytest.fixture(scope="session")
-def minio() -> Iterator[minioserver.MinioServer]:
-    try:
-        server = minioserver.start()
-    except minioserver.MinioNotFound as err:
-        pytest.fail(f"MinIO is not available ({err}): run make artifacts")
-    yield server
-    server.remove()
 
 
 @pytest.fixture(scope="session")

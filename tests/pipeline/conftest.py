@@ -1,4 +1,4 @@
-"""Session-wide real servers for the sink tests: Kafka, PostgreSQL with TimescaleDB, MinIO."""
+"""TimescaleDB for the sink tests, migrated by `migrate` (Kafka and MinIO: tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -11,17 +11,7 @@ import pytest
 from pipeline_support import pg_env
 
 from stackyard.pipeline.db import connect
-from stackyard.testing import kafka, minioserver, pgcluster, timescale
-
-
-@pytest.fixture(scope="session")
-def broker() -> Iterator[kafka.Broker]:
-    try:
-        broker = kafka.start()
-    except kafka.KafkaNotFound as err:
-        pytest.fail(f"Kafka is not available ({err}): run make artifacts")
-    yield broker
-    broker.destroy()
+from stackyard.testing import pgcluster, timescale
 
 
 @pytest.fixture(scope="session")
@@ -63,16 +53,6 @@ def sql(tsdb):
             conn.close()
 
     return run
-
-
-@pytest.fixture(scope="session")
-def minio() -> Iterator[minioserver.MinioServer]:
-    try:
-        server = minioserver.start()
-    except minioserver.MinioNotFound as err:
-        pytest.fail(f"MinIO is not available ({err}): run make artifacts")
-    yield server
-    server.remove()
 
 
 @pytest.fixture

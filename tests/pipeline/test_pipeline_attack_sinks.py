@@ -34,6 +34,15 @@ def hostile(i: int, **changes) -> bytes:
     return value(event)
 
 
+def produce_hostile(broker, topic: str, good: list[dict], poison: list[bytes], repeated: dict):
+    """The good events under a key that is not their client, the poison, and one event
+    1000 times: what both sinks are attacked with."""
+    messages = [(b"wrong-key", value(e)) for e in good]
+    messages += [(b"10.0.0.1", v) for v in poison]
+    messages += [(repeated["client_ip"].encode(), value(repeated))] * 1000
+    produce(broker.bootstrap, topic, messages)
+
+
 def poison_values() -> list[bytes]:
     return [
         hostile(10, client_ip="../../x"),
@@ -66,10 +75,7 @@ def test_hostile_events_are_stored_once_or_dead_lettered_and_keys_stay_in_layout
     ]
     repeated = make_event(4)
     poison = poison_values()
-    messages = [(b"wrong-key", value(e)) for e in good]
-    messages += [(b"10.0.0.1", v) for v in poison]
-    messages += [(repeated["client_ip"].encode(), value(repeated))] * 1000
-    produce(broker.bootstrap, topic, messages)
+    produce_hostile(broker, topic, good, poison, repeated)
     env = settings_env(broker.bootstrap, topic, **s3_env, SINK_FLUSH_AGE_S="1")
     s3 = minio.client()
     want = len(good) + 1
@@ -115,10 +121,7 @@ def test_hostile_events_give_one_row_each_or_dead_letter_in_timescaledb(broker, 
     ]
     repeated = make_event(4)
     poison = poison_values()
-    messages = [(b"wrong-key", value(e)) for e in good]
-    messages += [(b"10.0.0.1", v) for v in poison]
-    messages += [(repeated["client_ip"].encode(), value(repeated))] * 1000
-    produce(broker.bootstrap, topic, messages)
+    produce_hostile(broker, topic, good, poison, repeated)
     env = settings_env(broker.bootstrap, topic, **tsdb_env, SINK_BATCH_MAX="64")
     ids = [e["id"] for e in [*good, repeated]]
     with in_thread(TimescaleSink(settings_for(env))) as sink:
