@@ -17,24 +17,22 @@ from flask import Flask
 
 from stackyard.vowel import app, model
 from stackyard.vowel.config import load_settings
+from stackyard.vowel.lua import INITIAL_LUA
 from stackyard.vowel.redis_mariadb import RedisMariaDBInterface
 
-INITIAL = """
-local s, ts = ARGV[1], tonumber(ARGV[2])
-local function bump(key, c, e, l)
-  redis.call('HINCRBY', key, c, 1)
-  local old = redis.call('HGET', key, e)
-  if not old or tonumber(old) > ts then redis.call('HSET', key, e, ARGV[2]) end
-  old = redis.call('HGET', key, l)
-  if not old or tonumber(old) < ts then redis.call('HSET', key, l, ARGV[2]) end
-end
-bump(KEYS[1], 'count', 'earliest', 'latest')
-bump(KEYS[2], s .. ':c', s .. ':e', s .. ':l')
+# the deployed script's aggregate updates (stackyard.vowel.lua), then the raw event on a
+# stream and a per-uuid key instead of its "return 1"
+_DEPLOYED_TAIL = "return 1\n"
+assert INITIAL_LUA.endswith(_DEPLOYED_TAIL), "stackyard.vowel.lua.INITIAL_LUA changed shape"
+INITIAL = (
+    INITIAL_LUA.removesuffix(_DEPLOYED_TAIL)
+    + """\
 local id = redis.call('XADD', KEYS[3], '*', 'k', 'i', 'u', ARGV[3], 's', s, 'v', ARGV[4],
                       't', ARGV[2])
 redis.call('SET', KEYS[4], s .. ':' .. ARGV[5] .. ':' .. id)
 return id
 """
+)
 # the follow-up finds its request in Redis (a per-uuid key: memory per event)
 FOLLOWUP = """
 local v = redis.call('GET', KEYS[2])
