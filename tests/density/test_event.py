@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from stackyard.density.capture.event import REDACTED, Redactor, encode_body, to_bytes
+from stackyard.density.capture.middleware import new_id
 
 
 def test_configured_fields_are_redacted_in_forms_and_nested_json():
@@ -44,3 +46,11 @@ def test_redacting_any_body_never_raises(raw, ctype):
 def test_events_encode_as_ascii_json_of_the_same_value(value):
     raw = to_bytes({"data": value})
     assert raw.isascii() and json.loads(raw) == {"data": value}
+
+
+def test_event_ids_are_distinct_random_uuid4_text():
+    ids = [new_id() for _ in range(2000)]
+    assert len(set(ids)) == len(ids)
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert (parsed.version, parsed.variant, str(parsed)) == (4, uuid.RFC_4122, text)
