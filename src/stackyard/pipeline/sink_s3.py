@@ -31,6 +31,18 @@ from stackyard.pipeline.runtime import main
 TRANSIENT = (BotoCoreError, ClientError)  # an operator can fix a 403/404: keep waiting
 
 
+def s3_hint(err: ClientError, bucket: str) -> str:
+    """What to fix, for the refusals a configuration causes (they are retried: fixable live)."""
+    code = str(err.response.get("Error", {}).get("Code", ""))
+    if code in ("NoSuchBucket", "404"):
+        return f"bucket {bucket!r} does not exist: create it, or fix SINK_S3_BUCKET"
+    if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch"):
+        return "S3 refused the credentials: check SINK_S3_ACCESS_KEY and SINK_S3_SECRET_KEY"
+    if code in ("AccessDenied", "403"):
+        return f"S3 denied access to {bucket!r}: the key needs Put/Get/ListBucket on it"
+    return f"S3 error {code or 'unknown'}"
+
+
 def object_key(prefix: str, topic: str, partition: int, first_offset: int) -> str:
     return f"{prefix}/{topic}-{partition}-{first_offset:020d}.jsonl.gz"
 
@@ -84,6 +96,12 @@ class S3Sink(Sink):
         self.parts: dict[TopicPartition, Part] = {}
         self.since: dict[TopicPartition, float] = {}
         self.seen = SeenIds(settings.dedup_cache_ids)
+
+    def set_down(self, dependency: str, err: BaseException | str | None) -> None:
+        """As the base class, with what to fix for the S3 errors an operator causes."""
+        if isinstance(err, ClientError):
+            err = f"{s3_hint(err, self.settings.s3_bucket)} ({type(err).__name__}: {err})"[:400]
+        super().set_down(dependency, err)
 
     async def open(self) -> None:
         if self.s3 is None:
