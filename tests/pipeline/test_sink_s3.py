@@ -194,3 +194,33 @@ def test_a_duplicate_arriving_flushes_or_restarts_later_is_left_out(broker, mini
         assert sink.counters["duplicates_skipped"] == 67 + 50
         assert sink.counters["prefixes_loaded"] > 0
     assert set(ids_in(lake_records(s3, bucket)).values()) == {1}
+
+
+def test_two_sinks_in_one_group_one_killed_mid_stream_give_each_event_once(
+    broker, minio, bucket, s3_env, tmp_path
+):
+    """Partitions move between the group's members twice (the second member joining, the
+    first one's death): an uncommitted flush of a partition that moves is replayed by its new
+    owner onto the same object names, so the lake has each event once."""
+    topic = new_topic(broker.bootstrap, partitions=6)
+    total = 12_000
+    produce(broker.bootstrap, topic, encoded([make_event(i) for i in range(total)]))
+    env = settings_env(
+        broker.bootstrap, topic, **s3_env, SINK_FLUSH_BYTES="20000", SINK_FLUSH_AGE_S="1"
+    )
+    other = {**env, "SINK_HEALTH_BIND": settings_env(broker.bootstrap, topic)["SINK_HEALTH_BIND"]}
+    s3 = minio.client()
+    with (
+        in_process("sink_s3", env, tmp_path / "first.log") as first,
+        in_process("sink_s3", other, tmp_path / "second.log") as second,
+    ):
+        wait_for(lambda: len(ids_in(lake_records(s3, bucket))) > 1000, 60, "objects arriving")
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+        assert len(ids_in(lake_records(s3, bucket))) < total, "finished before the kill"
+        wait_for(lambda: len(ids_in(lake_records(s3, bucket))) == total, 180, "every event")
+        second.send_signal(signal.SIGTERM)
+        assert second.wait(30) == 0
+    assert set(ids_in(lake_records(s3, bucket)).values()) == {1}
+    logs = (tmp_path / "second.log").read_text()
+    assert "consuming" in logs

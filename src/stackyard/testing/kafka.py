@@ -149,9 +149,14 @@ class Broker:
 
 
 def _random_id() -> str:
+    """A cluster id as Kafka's ``random-uuid`` makes them: never starting with "-", which
+    the storage tool would take for an option (one id in 64 did, failing the broker's start)."""
     import base64
 
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    while True:
+        text = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not text.startswith("-"):
+            return text
 
 
 def start() -> Broker:
