@@ -10,7 +10,7 @@ import requests
 import testinfra
 
 INSTANCE = f"sy-{os.environ.get('STACKYARD_INSTANCE', 'nomad-default')}"
-TOKEN = "6f1ab5c4-1d39-4e0c-9b4a-0c7d2f3e8a11"  # noqa: S105 (test only; must match converge.yml)
+TOKEN = "6f1ab5c4-1d39-4e0c-9b4a-0c7d2f3e8a11"  # test only; must match converge.yml
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,8 @@ def test_the_node_is_ready_eligible_and_runs_docker_with_image_gc_off(api, host)
     detail = api(f"/v1/node/{node['ID']}").json()
     assert (detail["Status"], detail["SchedulingEligibility"]) == ("ready", "eligible")
     assert detail["Drivers"]["docker"]["Healthy"]
-    assert detail["HostVolumes"]["probe"] == {"Path": "/srv/probe", "ReadOnly": True}
+    probe = detail["HostVolumes"]["probe"]
+    assert (probe["Path"], probe["ReadOnly"]) == ("/srv/probe", True)
     config = host.file("/etc/nomad.d/nomad.json").content_string
     assert '"image": false' in config
 
