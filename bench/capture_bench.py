@@ -29,13 +29,14 @@ from stackyard.density import users
 from stackyard.testing import kafka
 from stackyard.testing.http import serving
 from stackyard.testing.pgcluster import free_port
+from stackyard.testing.process import cpu_seconds
 
 MODES = ("off", "on", "down")
 ROUTES = {"hello": ("GET", "/hello"), "jobs": ("POST", "/jobs")}
 
 
 def start_pair(stack: contextlib.ExitStack, mode: str, bootstrap: str, tmp: Path, db: str,
-               workers: int) -> str:  # fmt: skip
+               workers: int) -> tuple[str, list[int]]:  # fmt: skip
     env = {
         **os.environ,
         "DENSITY_LOG_LEVEL": "WARNING",
@@ -48,7 +49,7 @@ def start_pair(stack: contextlib.ExitStack, mode: str, bootstrap: str, tmp: Path
         "DENSITY_SPOOL_DIR": str(tmp / f"spool-{mode}"),
         "DENSITY_SPOOL_MAX_BYTES": str(1024**3),
     }
-    urls = {}
+    urls, pids = {}, []
     for app in ("app_b", "app_a"):
         port = free_port()
         app_env = {**env, "DENSITY_APP_NAME": app}
@@ -57,9 +58,22 @@ def start_pair(stack: contextlib.ExitStack, mode: str, bootstrap: str, tmp: Path
         argv = [sys.executable, "-m", "gunicorn", "--config",
                 "python:stackyard.density.gunicorn_conf", "--bind", f"127.0.0.1:{port}",
                 f"stackyard.density.{app}:create_app()"]  # fmt: skip
-        stack.enter_context(serving(argv, app_env, port))
+        pids.append(stack.enter_context(serving(argv, app_env, port)).pid)
         urls[app] = f"http://127.0.0.1:{port}"
-    return urls["app_a"]
+    return urls["app_a"], pids
+
+
+def measured(url: str, method: str, args: argparse.Namespace, csv: Path, pids: list[int],
+             broker_pid: int) -> dict[str, float]:  # fmt: skip
+    """One ab run, plus the CPU microseconds per request of the pair's gunicorn trees, of
+    the broker's JVM and of ab itself (from /proc and os.times)."""
+    app0, broker0, own0 = cpu_seconds(pids), cpu_seconds([broker_pid]), os.times()
+    result = ab(url, method, args.requests, args.concurrency, csv)
+    app1, broker1, own1 = cpu_seconds(pids), cpu_seconds([broker_pid]), os.times()
+    client = own1.children_user + own1.children_system - own0.children_user - own0.children_system
+    per = 1e6 / args.requests
+    return {**result, "app_us": (app1 - app0) * per, "broker_us": (broker1 - broker0) * per,
+            "ab_us": client * per}  # fmt: skip
 
 
 def ab(url: str, method: str, requests: int, concurrency: int, csv: Path) -> dict[str, float]:
@@ -81,6 +95,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--workers", type=int, default=4, help="as group_vars/pipeline.yml")
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=2000,
+        help="requests per mode and route first (the broker's JIT warms up)",
+    )
     args = parser.parse_args(argv)
     if shutil.which("ab") is None:
         parser.error("ab is not installed (apt-get install apache2-utils)")
@@ -91,16 +111,18 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[tuple[str, str], list[dict[str, float]]] = {}
     try:
         with contextlib.ExitStack() as stack:
-            urls = {m: start_pair(stack, m, broker.bootstrap, tmp, db, args.workers) for m in MODES}
+            pairs = {m: start_pair(stack, m, broker.bootstrap, tmp, db, args.workers)
+                     for m in MODES}  # fmt: skip
+            urls = {m: url for m, (url, _) in pairs.items()}
             for url in urls.values():  # warm up: workers started, producers connected
                 for method, path in ROUTES.values():
-                    ab(url + path, method, 200, args.concurrency, tmp / "warm.csv")
+                    ab(url + path, method, args.warmup, args.concurrency, tmp / "warm.csv")
             for _ in range(args.rounds):
                 for route, (method, path) in ROUTES.items():
                     order = random.sample(MODES, len(MODES))
                     for mode in order:
-                        r = ab(urls[mode] + path, method, args.requests, args.concurrency,
-                               tmp / "ab.csv")  # fmt: skip
+                        r = measured(urls[mode] + path, method, args, tmp / "ab.csv",
+                                     pairs[mode][1], broker.proc.pid)  # fmt: skip
                         results.setdefault((route, mode), []).append(r)
     finally:
         broker.destroy()
@@ -114,17 +136,20 @@ def report(results: dict, args: argparse.Namespace) -> None:
     print(f"app_a, {args.rounds} interleaved rounds x {args.requests} requests, "
           f"concurrency {args.concurrency}, {args.workers} sync workers, ab")  # fmt: skip
     print(f"{'route':6} {'mode':5} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}"
-          f" {'p50 ratio':>9} {'req/s ratio':>11}")  # fmt: skip
+          f" {'p50 ratio':>9} {'req/s ratio':>11} {'app us/req':>10} {'broker':>7}"
+          f" {'ab':>5}")  # fmt: skip
     for route in ROUTES:
         off = results[(route, "off")]
         for mode in MODES:
             rs = results[(route, mode)]
-            med = {k: statistics.median(r[k] for r in rs) for k in ("rps", "p50", "p99")}
+            med = {k: statistics.median(r[k] for r in rs)
+                   for k in ("rps", "p50", "p99", "app_us", "broker_us", "ab_us")}  # fmt: skip
             p50_ratio = statistics.median(r["p50"] / o["p50"] for r, o in zip(rs, off, strict=True))
             rps_ratio = statistics.median(r["rps"] / o["rps"] for r, o in zip(rs, off, strict=True))
             errors = sum(r["errors"] for r in rs)
             print(f"{route:6} {mode:5} {med['rps']:8.0f} {med['p50']:8.2f} {med['p99']:8.2f} "
-                  f"{errors:6d} {p50_ratio:9.3f} {rps_ratio:11.3f}")  # fmt: skip
+                  f"{errors:6d} {p50_ratio:9.3f} {rps_ratio:11.3f} {med['app_us']:10.0f} "
+                  f"{med['broker_us']:7.0f} {med['ab_us']:5.0f}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ from vowel_data import END, LETTERS, load_mariadb, load_sqlite
 from stackyard.testing import mariadbserver, redisserver
 from stackyard.testing.http import serving
 from stackyard.testing.pgcluster import free_port
+from stackyard.testing.process import cpu_seconds
 from stackyard.vowel.config import Settings, env_name
 
 
@@ -94,24 +95,6 @@ def sample(paths: list[tuple[int, str]], n: int) -> list[tuple[float, float]]:
             assert response.status == 200, (path, response.status)
             out.append(time.perf_counter() - t0)
     return [(pct(t, 0.5) * 1000, pct(t, 0.99) * 1000) for t in times]
-
-
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """user + system CPU of the processes and, for the first, its descendants (gunicorn)."""
-    total, todo = 0.0, list(pids)
-    while todo:
-        pid = todo.pop()
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / TICK
-            for task in os.listdir(f"/proc/{pid}/task"):
-                todo += map(int, Path(f"/proc/{pid}/task/{task}/children").read_text().split())
-        except (OSError, ValueError):
-            continue  # exited meanwhile
-    return total
 
 
 def measured_mix(port: int, app: int, stores: list[int], concurrency: int, duration: float) -> dict:

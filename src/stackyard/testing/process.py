@@ -7,6 +7,7 @@ and writes only ``start()``; ``stop()`` keeps the data (a clean restart follows)
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import subprocess
@@ -52,3 +53,22 @@ def started(server: Server) -> Server:
         server.remove()
         raise
     return server
+
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds of the processes and all their descendants (a gunicorn
+    master and its workers, a JVM and its threads), read from /proc; for benchmarks."""
+    total, todo = 0.0, list(pids)
+    while todo:
+        pid = todo.pop()
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / TICK
+            for task in os.listdir(f"/proc/{pid}/task"):
+                todo += map(int, Path(f"/proc/{pid}/task/{task}/children").read_text().split())
+        except (OSError, ValueError):
+            continue  # exited meanwhile
+    return total
