@@ -75,14 +75,17 @@ def new_topic(bootstrap: str, partitions: int = 3) -> str:
     return name
 
 
-def produce(bootstrap: str, topic: str, messages: list[tuple[bytes | None, bytes | None]]) -> None:
-    """Send (key, value) pairs in order and wait for every acknowledgement."""
+def produce(bootstrap: str, topic: str, messages: list[tuple[bytes | None, bytes | None]],
+            timestamp_ms: int | None = None) -> None:  # fmt: skip
+    """Send (key, value) pairs in order and wait for every acknowledgement (with the given
+    CreateTime, else now)."""
 
     async def send() -> None:
         producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
         await producer.start()
         try:
-            futures = [await producer.send(topic, value=v, key=k) for k, v in messages]
+            futures = [await producer.send(topic, value=v, key=k, timestamp_ms=timestamp_ms)
+                       for k, v in messages]  # fmt: skip
             await asyncio.gather(*futures)
         finally:
             await producer.stop()

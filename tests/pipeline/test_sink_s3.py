@@ -224,3 +224,24 @@ def test_two_sinks_in_one_group_one_killed_mid_stream_give_each_event_once(
     assert set(ids_in(lake_records(s3, bucket)).values()) == {1}
     logs = (tmp_path / "second.log").read_text()
     assert "consuming" in logs
+
+
+@pytest.mark.parametrize("published_s_ago", [60, -3600])
+def test_the_flush_age_counts_from_when_the_event_was_published(
+    broker, minio, bucket, s3_env, published_s_ago
+):
+    """A partition is flushed once its oldest record is ~SINK_FLUSH_AGE_S old by its Kafka
+    timestamp, so objects land within that age of the request: records published a minute
+    ago are flushed on the first poll (a 40 s age), and a timestamp from the future (a
+    producer's clock ahead) counts as now instead of holding them for an hour."""
+    topic = new_topic(broker.bootstrap)
+    sent = int((time.time() - published_s_ago) * 1000)
+    produce(broker.bootstrap, topic, encoded([make_event(i) for i in range(30)]), sent)
+    age = "40" if published_s_ago > 0 else "2"
+    env = settings_env(broker.bootstrap, topic, **s3_env, SINK_FLUSH_AGE_S=age)
+    s3 = minio.client()
+    started = time.monotonic()
+    with in_thread(S3Sink(settings_for(env))):
+        wait_for(lambda: len(ids_in(lake_records(s3, bucket))) == 30, 30, "every event")
+        took = time.monotonic() - started
+    assert took < 25, took  # well under the 40 s age; the group join takes seconds

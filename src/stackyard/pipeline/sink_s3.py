@@ -28,6 +28,7 @@ from stackyard.pipeline.event import Decoded, json_line
 from stackyard.pipeline.lake_ids import SeenIds, ids_of, offset_of
 from stackyard.pipeline.runtime import main
 
+FLUSH_LEAD = 0.2  # share of the flush age left for the upload
 TRANSIENT = (BotoCoreError, ClientError)  # an operator can fix a 403/404: keep waiting
 
 
@@ -117,6 +118,10 @@ class S3Sink(Sink):
         await self.retry(self.dependency, lambda: asyncio.to_thread(probe), TRANSIENT)
 
     def take(self, tp: TopicPartition, record: ConsumerRecord, event: Decoded) -> None:
+        # a partition's age counts from its oldest buffered record's Kafka timestamp (when the
+        # app published it), not from when it was polled; never from the future (clock skew)
+        sent = record.timestamp / 1000 if record.timestamp and record.timestamp > 0 else 0.0
+        self.since.setdefault(tp, min(sent or time.time(), time.time()))
         part = self.parts.setdefault(tp, Part())
         found = part.objects.setdefault(event.prefix, Open(record.offset))
         event_id = str(event.event_id)
@@ -135,7 +140,7 @@ class S3Sink(Sink):
     def poll_ms(self) -> int:
         if not self.since:
             return 500
-        left = min(self.since.values()) + self.settings.flush_age_s - time.monotonic()
+        left = min(self.since.values()) + self.flush_after - time.time()
         return max(0, min(500, int(left * 1000)))
 
     async def _upload(self, uploads: list[tuple[str, bytes]]) -> None:
@@ -212,14 +217,20 @@ class S3Sink(Sink):
     async def before_commit(self, tp: TopicPartition, offset: int) -> None:
         """Between the uploads and the commit: the crash window the tests aim at."""
 
+    @property
+    def flush_after(self) -> float:
+        """Seconds after its oldest record's publication that a partition is flushed: ahead of
+        SINK_FLUSH_AGE_S by FLUSH_LEAD of it, so that the upload ends within the age."""
+        return self.settings.flush_age_s * (1 - FLUSH_LEAD)
+
     async def after_poll(self) -> None:
-        now = time.monotonic()
+        now = time.time()
         due = []
         for tp in list(self.pending):
-            since = self.since.setdefault(tp, now)
+            since = self.since.setdefault(tp, now)  # only duplicates or poison polled
             part = self.parts.get(tp)
             if (part and part.size >= self.settings.flush_bytes) or (
-                now - since >= self.settings.flush_age_s
+                now - since >= self.flush_after
             ):
                 due.append(tp)
         if due:
