@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import gzip
 import json
 import os
@@ -204,6 +205,11 @@ def wait_for(check: Callable[[], Any], timeout: float = 60, what: str = "conditi
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(0.2)
+
+
+def ids_in(records: dict[str, list[dict[str, Any]]]) -> collections.Counter:
+    """How many times each event id is in ``records`` (as :func:`lake_records` gives them)."""
+    return collections.Counter(r["id"] for lines in records.values() for r in lines)
 
 
 def lake_records(s3: Any, bucket: str) -> dict[str, list[dict[str, Any]]]:

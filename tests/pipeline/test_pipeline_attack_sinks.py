@@ -8,6 +8,7 @@ import re
 
 import pytest
 from pipeline_support import (
+    ids_in,
     in_thread,
     lake_records,
     make_event,
@@ -85,7 +86,7 @@ def test_hostile_events_are_stored_once_or_dead_lettered_and_keys_stay_in_layout
         )
         wait_for(lambda: sink.lag and not any(sink.lag.values()), 30, "lag 0")
     records = lake_records(s3, bucket)
-    ids = collections.Counter(r["id"] for lines in records.values() for r in lines)
+    ids = ids_in(records)
     assert ids == collections.Counter({e["id"]: 1 for e in [*good, repeated]})
     layout = re.compile(
         rf"^\d{{4}}-\d\d-\d\d/\d\d/[0-9a-f.-]+/{re.escape(topic)}-\d+-\d{{20}}\.jsonl\.gz$"

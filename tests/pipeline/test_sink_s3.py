@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import collections
 import signal
 import time
 from datetime import UTC, datetime
@@ -10,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from pipeline_support import (
     encoded,
+    ids_in,
     in_process,
     in_thread,
     lake_records,
@@ -44,10 +44,6 @@ class CrashAfterUpload(S3Sink):
         if self.crashed:
             raise Crashed
         return await super().commit(offsets)
-
-
-def ids_in(records: dict[str, list[dict]]) -> collections.Counter:
-    return collections.Counter(r["id"] for lines in records.values() for r in lines)
 
 
 def test_duplicates_give_one_lake_record_per_event_at_its_prefix(broker, minio, bucket, s3_env):

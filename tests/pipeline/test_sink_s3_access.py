@@ -4,12 +4,12 @@ once fixed, every event lands exactly once (real Kafka and MinIO)."""
 
 from __future__ import annotations
 
-import collections
 import uuid
 
 import pytest
 from pipeline_support import (
     encoded,
+    ids_in,
     in_thread,
     lake_records,
     make_event,
@@ -24,10 +24,6 @@ from pipeline_support import (
 from stackyard.pipeline.sink_s3 import S3Sink
 
 pytestmark = pytest.mark.integration
-
-
-def ids_in(records: dict[str, list[dict]]) -> collections.Counter:
-    return collections.Counter(r["id"] for lines in records.values() for r in lines)
 
 
 def refused(sink: S3Sink, words: str) -> bool:
