@@ -103,30 +103,37 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
 
 
 # -- real servers shared by the test directories (one each per xdist worker) ---------------
-# A missing artifact fails the test with what to run: these components are never faked.
 
 
 @pytest.fixture(scope="session")
-def broker():
+def from_artifacts():
+    """``start(name, starter, missing)``: a throwaway server built from the artifact cache,
+    or the test fails saying what to run (these components are never faked)."""
+
+    def start(name: str, starter, missing: type[Exception]):
+        try:
+            return starter()
+        except missing as err:
+            pytest.fail(f"{name} is not available ({err}): run make artifacts")
+
+    return start
+
+
+@pytest.fixture(scope="session")
+def broker(from_artifacts):
     """A throwaway Kafka broker (stackyard.testing.kafka); tests use their own topics."""
     from stackyard.testing import kafka
 
-    try:
-        server = kafka.start()
-    except kafka.KafkaNotFound as err:
-        pytest.fail(f"Kafka is not available ({err}): run make artifacts")
+    server = from_artifacts("Kafka", kafka.start, kafka.KafkaNotFound)
     yield server
     server.destroy()
 
 
 @pytest.fixture(scope="session")
-def minio():
+def minio(from_artifacts):
     """A throwaway MinIO (stackyard.testing.minioserver); tests use their own buckets."""
     from stackyard.testing import minioserver
 
-    try:
-        server = minioserver.start()
-    except minioserver.MinioNotFound as err:
-        pytest.fail(f"MinIO is not available ({err}): run make artifacts")
+    server = from_artifacts("MinIO", minioserver.start, minioserver.MinioNotFound)
     yield server
     server.remove()

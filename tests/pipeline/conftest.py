@@ -15,12 +15,9 @@ from stackyard.testing import pgcluster, timescale
 
 
 @pytest.fixture(scope="session")
-def tsdb() -> Iterator[pgcluster.Cluster]:
+def tsdb(from_artifacts) -> Iterator[pgcluster.Cluster]:
     """A TimescaleDB cluster with the capture database migrated by ``migrate``."""
-    try:
-        cluster = timescale.start()
-    except timescale.TimescaleNotFound as err:
-        pytest.fail(f"TimescaleDB is not available ({err}): run make artifacts")
+    cluster = from_artifacts("TimescaleDB", timescale.start, timescale.TimescaleNotFound)
     env = {**os.environ, **pg_env(cluster)}
     subprocess.run(
         [sys.executable, "-m", "stackyard.pipeline.migrate"],
