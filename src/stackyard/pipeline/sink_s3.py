@@ -120,8 +120,10 @@ class S3Sink(Sink):
     def take(self, tp: TopicPartition, record: ConsumerRecord, event: Decoded) -> None:
         # a partition's age counts from its oldest buffered record's Kafka timestamp (when the
         # app published it), not from when it was polled; never from the future (clock skew)
-        sent = record.timestamp / 1000 if record.timestamp and record.timestamp > 0 else 0.0
-        self.since.setdefault(tp, min(sent or time.time(), time.time()))
+        if tp not in self.since:
+            now = time.time()
+            sent = record.timestamp / 1000 if record.timestamp and record.timestamp > 0 else now
+            self.since[tp] = min(sent, now)
         part = self.parts.setdefault(tp, Part())
         found = part.objects.setdefault(event.prefix, Open(record.offset))
         event_id = str(event.event_id)
