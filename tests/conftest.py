@@ -12,8 +12,11 @@ run's ordering (safe to delete: unknown tests are assumed long).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -137,3 +140,25 @@ def minio(from_artifacts):
     server = from_artifacts("MinIO", minioserver.start, minioserver.MinioNotFound)
     yield server
     server.remove()
+
+
+@pytest.fixture
+def logged(caplog):
+    """``caplog.at_level`` for one logger whether or not its records reach the root: the
+    services' ``logs.configure`` stops propagation at ``stackyard``, so plain caplog saw
+    them or not depending on which test ran first in the worker."""
+
+    @contextmanager
+    def at_level(level: int, name: str) -> Iterator[pytest.LogCaptureFixture]:
+        logger = logging.getLogger(name)
+        propagate = logger.propagate
+        logger.addHandler(caplog.handler)
+        logger.propagate = False  # captured here, not a second time at the root
+        try:
+            with caplog.at_level(level, logger=name):
+                yield caplog
+        finally:
+            logger.propagate = propagate
+            logger.removeHandler(caplog.handler)
+
+    return at_level

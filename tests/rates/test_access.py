@@ -63,19 +63,19 @@ def test_reads_need_the_read_token_when_set(app_with):
     assert client.get("/health").status_code == 200  # probes need no token
 
 
-def test_client_address_comes_from_trusted_proxies_only(app_with, caplog):
+def test_client_address_comes_from_trusted_proxies_only(app_with, logged):
     client = app_with(trusted_proxies="127.0.0.1", log_level="INFO")
     spoof = {"X-Forwarded-For": "203.0.113.9"}
-    with caplog.at_level(logging.INFO, logger="stackyard.rates.access"):
+    with logged(logging.INFO, "stackyard.rates.access") as caplog:
         client.get("/health", headers=spoof, environ_base={"REMOTE_ADDR": "127.0.0.1"})
         client.get("/health", headers=spoof, environ_base={"REMOTE_ADDR": "192.0.2.50"})
     seen = [(r.remote_addr, r.peer_addr) for r in caplog.records if r.getMessage() == "request"]
     assert seen == [("203.0.113.9", "127.0.0.1"), ("192.0.2.50", "192.0.2.50")]
 
 
-def test_health_does_not_tell_clients_why(caplog):
+def test_health_does_not_tell_clients_why(logged):
     app = create_app(Settings(db_host="127.0.0.1", db_port=free_port(), db_connect_timeout=1))
-    with caplog.at_level(logging.WARNING, logger="stackyard.rates"):
+    with logged(logging.WARNING, "stackyard.rates") as caplog:
         response = app.test_client().get("/health")
     assert response.status_code == 503 and response.headers["Retry-After"] == "2"
     assert response.get_json() == {"status": "error", "database": "unavailable"}
