@@ -8,20 +8,12 @@ import contextlib
 import socket
 import socketserver
 import ssl
-import subprocess
 import threading
 from pathlib import Path
 
+from stackyard.testing.tls import self_signed
 
-def self_signed(directory: Path) -> tuple[Path, Path]:
-    cert, key = directory / "cert.pem", directory / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1"],
-        check=True, capture_output=True, timeout=60,
-    )  # fmt: skip
-    return cert, key
+__all__ = ["TlsFront", "self_signed"]
 
 
 def _pump(source: socket.socket, sink: socket.socket) -> None:

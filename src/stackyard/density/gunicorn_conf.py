@@ -4,9 +4,10 @@ Everything comes from the app's settings (``DENSITY_APP_NAME`` picks the app;
 ``DENSITY_BIND``, ``DENSITY_WORKERS``, ``DENSITY_THREADS``, ``DENSITY_TIMEOUT``,
 ``DENSITY_GRACEFUL_TIMEOUT``, ``DENSITY_KEEPALIVE``): sync workers when threads is 1, else
 gthread; with ``STACKYARD_GUNICORN_STATE`` set, the effective configuration is written there
-(``stackyard.web.gunicorn``). Each worker process starts its own capture publisher on its
-first request (after the fork); ``worker_exit`` flushes it to Kafka or the spool when the
-worker stops (SIGTERM).
+(``stackyard.web.gunicorn``). Each worker process starts its own capture publisher once
+forked (``post_worker_init``: it replays a spool left by an earlier process at once, not on
+the next request); ``worker_exit`` flushes it to Kafka or the spool when the worker stops
+(SIGTERM).
 """
 
 from stackyard.density.config import load_settings
@@ -23,8 +24,18 @@ globals().update(
 )
 
 
-def worker_exit(server, worker) -> None:
+def _publisher(worker):
     app = getattr(worker, "wsgi", None)
-    publisher = getattr(app, "extensions", {}).get("stackyard.density.publisher")
+    return getattr(app, "extensions", {}).get("stackyard.density.publisher")
+
+
+def post_worker_init(worker) -> None:
+    publisher = _publisher(worker)
+    if publisher is not None:
+        publisher.start()
+
+
+def worker_exit(server, worker) -> None:
+    publisher = _publisher(worker)
     if publisher is not None:
         publisher.close()

@@ -33,6 +33,10 @@ LOG4J2 = """Configuration:
 """
 
 
+SCRAM = "SCRAM-SHA-512"
+SCRAM_MODULE = "org.apache.kafka.common.security.scram.ScramLoginModule"
+
+
 class KafkaNotFound(RuntimeError):
     pass
 
@@ -71,6 +75,15 @@ class Broker:
     controller_port: int
     cluster_id: str = field(default_factory=lambda: _random_id())
     proc: subprocess.Popen | None = None
+    # SCRAM-SHA-512 users (name -> password; the first is the brokers' own) and a TLS
+    # certificate and key for 127.0.0.1 (PEM; the certificate is its own CA): the client
+    # listener is SASL_SSL, SSL or SASL_PLAINTEXT accordingly, else PLAINTEXT
+    scram: dict[str, str] = field(default_factory=dict)
+    tls: tuple[Path, Path] | None = None
+
+    @property
+    def protocol(self) -> str:
+        return ("SASL_" if self.scram else "") + ("SSL" if self.tls else "PLAINTEXT")
 
     @property
     def bootstrap(self) -> str:
@@ -85,11 +98,13 @@ class Broker:
             "process.roles": "broker,controller",
             "node.id": "1",
             "controller.quorum.voters": f"1@127.0.0.1:{self.controller_port}",
-            "listeners": f"PLAINTEXT://127.0.0.1:{self.port},"
+            "listeners": f"{self.protocol}://127.0.0.1:{self.port},"
             f"CONTROLLER://127.0.0.1:{self.controller_port}",
-            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
+            "advertised.listeners": f"{self.protocol}://127.0.0.1:{self.port}",
             "controller.listener.names": "CONTROLLER",
-            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "inter.broker.listener.name": self.protocol,
+            "listener.security.protocol.map": f"{self.protocol}:{self.protocol},"
+            "CONTROLLER:PLAINTEXT",
             "log.dirs": str(self.root / "data"),
             "num.partitions": "3",
             "offsets.topic.replication.factor": "1",
@@ -97,6 +112,7 @@ class Broker:
             "transaction.state.log.min.isr": "1",
             "group.initial.rebalance.delay.ms": "0",
         }
+        props.update(self._security())
         text = "".join(f"{k}={v}\n" for k, v in props.items())
         (self.root / "server.properties").write_text(text)
         (self.root / "log4j2.yaml").write_text(LOG4J2)
@@ -108,11 +124,35 @@ class Broker:
                 self.cluster_id,
                 "-c",
                 str(self.root / "server.properties"),
+                *(
+                    arg
+                    for name, password in self.scram.items()
+                    for arg in ("--add-scram", f"{SCRAM}=[name={name},password={password}]")
+                ),
             ),
             check=True,
             capture_output=True,
             text=True,
         )
+
+    def _security(self) -> dict[str, str]:
+        props = {}
+        if self.tls:
+            keystore = self.root / "keystore.pem"  # Kafka's PEM keystore: key, then chain
+            keystore.write_text(self.tls[1].read_text() + self.tls[0].read_text())
+            props.update({
+                "ssl.keystore.type": "PEM", "ssl.keystore.location": str(keystore),
+                "ssl.truststore.type": "PEM", "ssl.truststore.location": str(self.tls[0]),
+            })  # fmt: skip
+        if self.scram:
+            name, password = next(iter(self.scram.items()))
+            key = f"listener.name.{self.protocol.lower()}.{SCRAM.lower()}.sasl.jaas.config"
+            props.update({
+                "sasl.enabled.mechanisms": SCRAM,
+                "sasl.mechanism.inter.broker.protocol": SCRAM,
+                key: f'{SCRAM_MODULE} required username="{name}" password="{password}";',
+            })  # fmt: skip
+        return props
 
     def start(self, timeout: float = 60) -> None:
         cmd = [
@@ -159,10 +199,11 @@ def _random_id() -> str:
             return text
 
 
-def start() -> Broker:
+def start(scram: dict[str, str] | None = None, tls: tuple[Path, Path] | None = None) -> Broker:
     root = Path(tempfile.mkdtemp(prefix="stackyard-kafka-"))
     try:
-        broker = Broker(kafka_home(root), root, free_port(), free_port())
+        ports = free_port(), free_port()
+        broker = Broker(kafka_home(root), root, *ports, scram=scram or {}, tls=tls)
         broker.configure()
         broker.start()
     except BaseException:

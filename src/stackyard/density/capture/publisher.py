@@ -61,6 +61,13 @@ class Publisher:
         self._spool_dirty = True
 
     # -- request threads -------------------------------------------------------------------
+    def start(self) -> None:
+        """Start this process's publisher thread if it has none (after a fork). gunicorn's
+        post_worker_init calls it, so a spool an earlier process left is replayed without
+        waiting for a request."""
+        if self._pid != os.getpid():
+            self._start()
+
     def publish(self, key: bytes, value: Value) -> None:
         """Queue one event (bytes, or a function building them); never blocks or raises."""
         if self._pid != os.getpid():
