@@ -1,11 +1,15 @@
 """Capture overhead: app_a with capture off, on (Kafka up) and on (Kafka down, spooling).
 
     .venv/bin/python bench/capture_bench.py [--rounds 5] [--requests 2000] [--concurrency 4]
+                                            [--no-front]
 
 Three app_a + app_b pairs run side by side under gunicorn with the deployed settings
 (``stackyard.density.gunicorn_conf``, ``density_workers`` sync workers), one pair per mode,
 against a throwaway Kafka broker (``stackyard.testing.kafka``; the down mode points at a
-port nothing listens on). Load comes from ``ab`` (apache2-utils). The modes are
+port nothing listens on), each app behind the deployed nginx front: the http_front role's
+templates rendered by ``bench/front.yml`` into an nginx.conf made from the host's own with
+the role's edits (nginx-light; ``--no-front`` measures gunicorn directly). Load comes
+from ``ab`` (apache2-utils). The modes are
 interleaved in a shuffled order every round, and the overhead is the median over rounds of
 the paired ratio (mode / off), since the machine's run-to-run noise is larger than the
 target (p50 overhead <= 5 %). Any failed or non-2xx request is an error.
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import random
 import re
@@ -25,10 +30,12 @@ import sys
 import tempfile
 from pathlib import Path
 
+import yaml
+
 from stackyard.density import users
 from stackyard.testing import kafka
 from stackyard.testing.http import serving
-from stackyard.testing.pgcluster import free_port
+from stackyard.testing.pgcluster import free_port, wait_for_port
 from stackyard.testing.process import cpu_seconds
 
 MODES = ("off", "on", "down")
@@ -36,7 +43,7 @@ ROUTES = {"hello": ("GET", "/hello"), "jobs": ("POST", "/jobs")}
 
 
 def start_pair(stack: contextlib.ExitStack, mode: str, bootstrap: str, tmp: Path, db: str,
-               workers: int) -> tuple[str, list[int]]:  # fmt: skip
+               workers: int) -> tuple[dict[str, str], list[int]]:  # fmt: skip
     env = {
         **os.environ,
         "DENSITY_LOG_LEVEL": "WARNING",
@@ -60,7 +67,46 @@ def start_pair(stack: contextlib.ExitStack, mode: str, bootstrap: str, tmp: Path
                 f"stackyard.density.{app}:create_app()"]  # fmt: skip
         pids.append(stack.enter_context(serving(argv, app_env, port)).pid)
         urls[app] = f"http://127.0.0.1:{port}"
-    return urls["app_a"], pids
+    return urls, pids
+
+
+def start_fronts(stack: contextlib.ExitStack, upstreams: dict[str, str], tmp: Path,
+                 timeout: int) -> tuple[dict[str, str], int]:  # fmt: skip
+    """One nginx, a front (server) per upstream as the http_front role deploys it; returns
+    the fronts' URLs by name and nginx's master pid."""
+    out = tmp / "nginx"
+    (out / "errors").mkdir(parents=True)
+    fronts = [{"name": name, "port": free_port(), "upstream": url.removeprefix("http://"),
+               "timeout": timeout} for name, url in upstreams.items()]  # fmt: skip
+    playbook = Path(__file__).with_name("front.yml")
+    subprocess.run(
+        [str(Path(sys.executable).with_name("ansible-playbook")), str(playbook),
+         "-i", "localhost,", "-e", json.dumps({"out": str(out), "fronts": fronts})],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    conf = out / "nginx.conf"
+    conf.write_text(nginx_conf(Path("/etc/nginx/nginx.conf").read_text(), out))
+    argv = ["nginx", "-c", str(conf), "-g", "daemon off;"]
+    proc = stack.enter_context(subprocess.Popen(argv))
+    stack.callback(proc.terminate)
+    for front in fronts:
+        wait_for_port("127.0.0.1", front["port"], timeout=10)
+    return {f["name"]: f"http://127.0.0.1:{f['port']}" for f in fronts}, proc.pid
+
+
+def nginx_conf(debian: str, out: Path) -> str:
+    """The host's nginx.conf with the http_front role's edits (worker_connections and the
+    workers' file limit, from its defaults), its includes pointed at ``out`` and its pid
+    and logs kept there."""
+    defaults = Path(__file__).parents[1] / "roles/http_front/defaults/main.yml"
+    conns = yaml.safe_load(defaults.read_text())["http_front_worker_connections"]
+    text = re.sub(r"(?m)^(\s*)worker_connections\s.*$", rf"\1worker_connections {conns};", debian)
+    text = re.sub(r"(?m)^(worker_processes.*)$", rf"\1\nworker_rlimit_nofile {conns * 2};", text)
+    text = re.sub(r"(?m)^pid\s.*$", f"pid {out}/nginx.pid;", text)
+    text = text.replace("/var/log/nginx/", f"{out}/")
+    text = re.sub(r"(?m)^\s*include /etc/nginx/sites-enabled/\*;$", "", text)
+    return text.replace("include /etc/nginx/conf.d/*.conf;",
+                        f"include {out}/http.conf; include {out}/site-*.conf;")  # fmt: skip
 
 
 def measured(url: str, method: str, args: argparse.Namespace, csv: Path, pids: list[int],
@@ -95,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--workers", type=int, default=4, help="as group_vars/pipeline.yml")
+    parser.add_argument("--no-front", action="store_true", help="ab straight to gunicorn")
+    parser.add_argument("--timeout", type=int, default=30, help="density_timeout")
     parser.add_argument(
         "--warmup",
         type=int,
@@ -113,7 +161,11 @@ def main(argv: list[str] | None = None) -> int:
         with contextlib.ExitStack() as stack:
             pairs = {m: start_pair(stack, m, broker.bootstrap, tmp, db, args.workers)
                      for m in MODES}  # fmt: skip
-            urls = {m: url for m, (url, _) in pairs.items()}
+            urls = {m: apps["app_a"] for m, (apps, _) in pairs.items()}
+            if not args.no_front:  # as deployed: upstream timeout density_timeout + 10
+                urls, nginx_pid = start_fronts(stack, urls, tmp, args.timeout + 10)
+                for mode in MODES:  # nginx's CPU is counted with every mode's (shared)
+                    pairs[mode][1].append(nginx_pid)
             for url in urls.values():  # warm up: workers started, producers connected
                 for method, path in ROUTES.values():
                     ab(url + path, method, args.warmup, args.concurrency, tmp / "warm.csv")
@@ -133,7 +185,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def report(results: dict, args: argparse.Namespace) -> None:
-    print(f"app_a, {args.rounds} interleaved rounds x {args.requests} requests, "
+    via = "gunicorn directly" if args.no_front else "the http_front nginx front"
+    print(f"app_a through {via}, {args.rounds} interleaved rounds x {args.requests} requests, "
           f"concurrency {args.concurrency}, {args.workers} sync workers, ab")  # fmt: skip
     print(f"{'route':6} {'mode':5} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}"
           f" {'p50 ratio':>9} {'req/s ratio':>11} {'app us/req':>10} {'broker':>7}"

@@ -30,6 +30,7 @@ TEST_PACKAGES=(
   chromium       # vowel: the headless browser that checks the dashboard page
   default-jre-headless # Java for the throwaway Kafka broker of the Python integration tests
   apache2-utils # ab, for the seed's load line (capture scenario)
+  nginx-light   # bench/capture_bench.py: the http_front role's front before the local apps
   graphviz      # dot: make diagrams renders docs/images/*.dot
 )
 if [[ ${STACKYARD_DEPLOY_ONLY:-0} == 1 ]]; then
