@@ -60,3 +60,42 @@ def test_misspelled_variable_fails_and_names_it(tmp_path):
     assert result.returncode != 0
     assert "Unknown variable(s) common_timzone" in result.stdout
     assert "common_timezone" in result.stdout  # the list of known options helps spot the typo
+
+
+@pytest.mark.parametrize(
+    ("extra_vars", "expected"),
+    [
+        ({"kafka_tls": True}, "kafka_tls needs kafka_tls_cert_src"),
+        ({"kafka_sasl": True, "kafka_sasl_admin_password": "short"}, "12 characters"),
+        (
+            {"kafka_sasl": True, "kafka_sasl_admin_password": 'has"quote-and-long'},
+            "may not hold",
+        ),
+        (
+            {
+                "kafka_sasl_users": [
+                    {"name": "app", "password": "long-enough-pass", "update_password": "never"}
+                ]
+            },
+            "on_create or always",
+        ),
+    ],
+)
+def test_kafka_security_settings_fail_with_what_to_fix(tmp_path, extra_vars, expected):
+    """The checks of tasks/security.yml (after the common dependency, in check mode), before
+    anything of Kafka's is written; no password printed."""
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(
+        "- hosts: localhost\n  connection: local\n  gather_facts: false\n  tasks:\n"
+        "    - ansible.builtin.include_role: {name: kafka, tasks_from: security}\n"
+    )
+    env = {**os.environ, "ANSIBLE_ROLES_PATH": str(ROOT / "roles"), "ANSIBLE_NOCOLOR": "1"}
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "ansible-playbook"), "--check", "-i", "localhost,",
+         str(playbook), "-e", json.dumps({"kafka_hosts_group": "all",
+         "ansible_python_interpreter": sys.executable, **extra_vars})],
+        env=env, capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert expected in result.stdout
+    assert "long-enough-pass" not in result.stdout and 'has"quote' not in result.stdout
