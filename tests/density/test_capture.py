@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from density_support import TOKEN, consume, gunicorn
+from density_support import TOKEN, consume, gunicorn, spooled_ids
 
 from stackyard.density.capture.event import REDACTED, SCHEMA
 from stackyard.density.capture.spool import Spool
@@ -124,11 +124,7 @@ def test_sigterm_with_kafka_down_flushes_to_the_spool(users_db, tmp_path):
         ids = [requests.get(a.url + "/hello", timeout=10).headers["X-Request-Id"] for _ in range(5)]
         a.send_signal(signal.SIGTERM)
         a.wait(timeout=30)
-    spool = Spool(str(tmp_path / "spool"), 10**9)
-    spooled = [
-        json.loads(line.split(b" ", 1)[1]) for s in spool.segments() for line in spool.read(s)
-    ]
-    assert {e["id"] for e in spooled} == set(ids)
+    assert set(spooled_ids(tmp_path / "spool")) == set(ids)
 
 
 def test_a_full_spool_drops_by_policy_and_counts(tmp_path):

@@ -16,9 +16,8 @@ import pytest
 import requests
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaConnectionError
-from density_support import gunicorn
+from density_support import gunicorn, spooled_ids
 
-from stackyard.density.capture.spool import Spool
 from stackyard.kafkaclient import kafka_options
 from stackyard.testing import kafka
 from stackyard.testing.tls import self_signed
@@ -101,10 +100,7 @@ def test_a_wrong_password_fails_no_request_and_loses_no_event(secure_broker, tmp
         seen = [requests.get(app.url + "/hello", timeout=10) for _ in range(5)]
         assert all((r.status_code, r.text) == (200, "Hello there") for r in seen)
     # the workers stopped (SIGTERM): what the broker refused waits in the spool
-    spool = Spool(str(tmp_path / "spool"), 10**9)
-    spooled = [
-        json.loads(line.split(b" ", 1)[1])["id"] for s in spool.segments() for line in spool.read(s)
-    ]
+    spooled = spooled_ids(tmp_path / "spool")
     assert sorted(spooled) == sorted(r.headers["X-Request-Id"] for r in seen)
     with logged(logging.ERROR, "aiokafka") as log, pytest.raises(KafkaConnectionError):
         consume_ids(secure_broker, topic, want=1, password="not-the-password")

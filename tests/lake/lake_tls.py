@@ -11,10 +11,6 @@ import ssl
 import threading
 from pathlib import Path
 
-from stackyard.testing.tls import self_signed
-
-__all__ = ["TlsFront", "self_signed"]
-
 
 def _pump(source: socket.socket, sink: socket.socket) -> None:
     try:

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 from lake_support import Lake, query_json, run_cli
-from lake_tls import TlsFront, self_signed
+from lake_tls import TlsFront
 
 from stackyard.pipeline import lake as lakemod
 from stackyard.pipeline.lakerange import LakeRange
 from stackyard.testing.minioserver import MinioServer
+from stackyard.testing.tls import self_signed
 
 pytestmark = pytest.mark.integration
 

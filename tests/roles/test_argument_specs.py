@@ -15,12 +15,18 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_role(role: str, extra_vars: dict, tmp_path: Path) -> subprocess.CompletedProcess:
+def run_role(
+    role: str, extra_vars: dict, tmp_path: Path, tasks_from: str = ""
+) -> subprocess.CompletedProcess:
+    """The role (or one of its task files) on the controller in check mode."""
     playbook = tmp_path / "play.yml"
-    playbook.write_text(
-        f"- hosts: localhost\n  connection: local\n  gather_facts: false\n"
-        f"  roles:\n    - role: {role}\n"
-    )
+    play = "- hosts: localhost\n  connection: local\n  gather_facts: false\n"
+    if tasks_from:
+        include = f"{{name: {role}, tasks_from: {tasks_from}}}"
+        play += f"  tasks:\n    - ansible.builtin.include_role: {include}\n"
+    else:
+        play += f"  roles:\n    - role: {role}\n"
+    playbook.write_text(play)
     env = {**os.environ, "ANSIBLE_ROLES_PATH": str(ROOT / "roles"), "ANSIBLE_NOCOLOR": "1"}
     return subprocess.run(
         [
@@ -84,18 +90,8 @@ def test_misspelled_variable_fails_and_names_it(tmp_path):
 def test_kafka_security_settings_fail_with_what_to_fix(tmp_path, extra_vars, expected):
     """The checks of tasks/security.yml (after the common dependency, in check mode), before
     anything of Kafka's is written; no password printed."""
-    playbook = tmp_path / "play.yml"
-    playbook.write_text(
-        "- hosts: localhost\n  connection: local\n  gather_facts: false\n  tasks:\n"
-        "    - ansible.builtin.include_role: {name: kafka, tasks_from: security}\n"
-    )
-    env = {**os.environ, "ANSIBLE_ROLES_PATH": str(ROOT / "roles"), "ANSIBLE_NOCOLOR": "1"}
-    result = subprocess.run(
-        [str(Path(sys.executable).parent / "ansible-playbook"), "--check", "-i", "localhost,",
-         str(playbook), "-e", json.dumps({"kafka_hosts_group": "all",
-         "ansible_python_interpreter": sys.executable, **extra_vars})],
-        env=env, capture_output=True, text=True, check=False, timeout=120,
-    )  # fmt: skip
+    extra = {"kafka_hosts_group": "all", "ansible_python_interpreter": sys.executable}
+    result = run_role("kafka", {**extra, **extra_vars}, tmp_path, tasks_from="security")
     assert result.returncode != 0
     assert expected in result.stdout
     assert "long-enough-pass" not in result.stdout and 'has"quote' not in result.stdout

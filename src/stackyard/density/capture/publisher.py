@@ -70,8 +70,7 @@ class Publisher:
 
     def publish(self, key: bytes, value: Value) -> None:
         """Queue one event (bytes, or a function building them); never blocks or raises."""
-        if self._pid != os.getpid():
-            self._start()
+        self.start()
         with self._lock:
             if len(self._pending) >= self.settings.capture_queue_size or self._stopping:
                 self.stats["dropped_queue_full"] += 1
