@@ -127,6 +127,63 @@ def test_sigterm_with_kafka_down_flushes_to_the_spool(users_db, tmp_path):
     assert set(spooled_ids(tmp_path / "spool")) == set(ids)
 
 
+def _children(pid: int) -> list[int]:
+    return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def _publisher_pids(arbiter: int) -> list[int]:
+    return [c for worker in _children(arbiter) for c in _children(worker)]
+
+
+def _hellos(url: str, n: int) -> list[str]:
+    ids = []
+    for _ in range(n):
+        r = requests.get(url + "/hello", timeout=10)
+        assert (r.status_code, r.text) == (200, "Hello there")
+        ids.append(r.headers["X-Request-Id"])
+    return ids
+
+
+@pytest.mark.integration
+def test_events_a_killed_worker_answered_still_arrive(broker, users_db, tmp_path):
+    """What a worker handed on waits in the kernel's socket buffer and its publisher
+    process, not in the worker: SIGKILL of every worker right after a burst loses none."""
+    topic = f"events-{uuid.uuid4().hex[:8]}"
+    with gunicorn("app_a", _env(broker, tmp_path, users_db, topic), 1) as a:
+        _hellos(a.url, 1)  # both workers' publishers connected
+        workers = _children(a.pid)
+        ids = _hellos(a.url, 200)
+        for worker in workers:
+            os.kill(worker, signal.SIGKILL)
+        ids += _hellos(a.url, 5)  # the replacement workers capture too
+    events = consume(broker.bootstrap, topic, want=len(ids) + 1)
+    assert set(ids) <= {e["id"] for e in events}
+
+
+@pytest.mark.integration
+def test_a_killed_publisher_process_is_counted_replaced_and_nothing_after_is_lost(
+    broker, users_db, tmp_path
+):
+    topic = f"events-{uuid.uuid4().hex[:8]}"
+    with gunicorn("app_a", _env(broker, tmp_path, users_db, topic), 1) as a:
+        ids = _hellos(a.url, 20)
+        time.sleep(1)  # published: what follows is what the fault puts at risk
+        old = _publisher_pids(a.pid)
+        assert len(old) == 2, "one publisher process per worker"
+        for pid in old:
+            os.kill(pid, signal.SIGKILL)
+        ids += _hellos(a.url, 20)  # the workers spool these themselves
+        time.sleep(1)  # past the retry interval: the next event starts a new publisher
+        ids += _hellos(a.url, 20)
+        new = _publisher_pids(a.pid)
+        assert len(new) == 2 and not set(new) & set(old)
+        health = [requests.get(a.url + "/health", timeout=10).json()["capture"] for _ in range(8)]
+    assert any(h["companion_restarts"] for h in health)
+    assert all(h["lost_with_companion"] == 0 for h in health), "it had published all it took"
+    events = consume(broker.bootstrap, topic, want=len(ids))
+    assert set(ids) <= {e["id"] for e in events}
+
+
 def test_a_full_spool_drops_by_policy_and_counts(tmp_path):
     lines = [b"x" * 99] * 10  # 1000 bytes per batch
     oldest = Spool(str(tmp_path / "oldest"), 2500, "oldest")

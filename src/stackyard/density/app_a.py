@@ -13,7 +13,7 @@ from flask import Flask, Response, current_app, jsonify, request
 from requests.adapters import HTTPAdapter
 
 from stackyard.density.capture.middleware import wrap
-from stackyard.density.capture.publisher import capture_stats
+from stackyard.density.capture.relay import capture_stats
 from stackyard.density.config import Settings, load_settings
 from stackyard.rates import logs
 from stackyard.web.app import base_app, text, trust_proxies

@@ -13,7 +13,7 @@ import threading
 from flask import Flask, Response, current_app, jsonify, request
 
 from stackyard.density.capture.middleware import wrap
-from stackyard.density.capture.publisher import capture_stats
+from stackyard.density.capture.relay import capture_stats
 from stackyard.density.config import Settings, load_settings
 from stackyard.density.users import connect, owner_of
 from stackyard.rates import logs

@@ -4,12 +4,13 @@ Everything comes from the app's settings (``DENSITY_APP_NAME`` picks the app;
 ``DENSITY_BIND``, ``DENSITY_WORKERS``, ``DENSITY_THREADS``, ``DENSITY_TIMEOUT``,
 ``DENSITY_GRACEFUL_TIMEOUT``, ``DENSITY_KEEPALIVE``): sync workers when threads is 1, else
 gthread; with ``STACKYARD_GUNICORN_STATE`` set, the effective configuration is written there
-(``stackyard.web.gunicorn``). Each worker process starts its own capture publisher once
-forked (``post_worker_init``: it replays a spool left by an earlier process at once, not on
-the next request); ``worker_exit`` flushes it to Kafka or the spool when the worker stops
-(SIGTERM).
+(``stackyard.web.gunicorn``). Each worker process starts its own capture publisher process
+once forked (``post_worker_init``: it replays a spool left by an earlier process at once,
+not on the next request); ``worker_exit`` lets it flush to Kafka or the spool and waits for
+it when the worker stops (SIGTERM).
 """
 
+from stackyard.density.capture.relay import EXTENSION
 from stackyard.density.config import load_settings
 from stackyard.web import gunicorn
 
@@ -24,18 +25,18 @@ globals().update(
 )
 
 
-def _publisher(worker):
+def _relay(worker):
     app = getattr(worker, "wsgi", None)
-    return getattr(app, "extensions", {}).get("stackyard.density.publisher")
+    return getattr(app, "extensions", {}).get(EXTENSION)
 
 
 def post_worker_init(worker) -> None:
-    publisher = _publisher(worker)
-    if publisher is not None:
-        publisher.start()
+    relay = _relay(worker)
+    if relay is not None:
+        relay.start()
 
 
 def worker_exit(server, worker) -> None:
-    publisher = _publisher(worker)
-    if publisher is not None:
-        publisher.close()
+    relay = _relay(worker)
+    if relay is not None:
+        relay.close()

@@ -10,7 +10,8 @@ import base64
 import functools
 import json
 from collections.abc import Iterable, Mapping
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, urlencode
 
 SCHEMA = "stackyard.density.event/1"
@@ -95,3 +96,63 @@ _ENCODER = json.JSONEncoder(separators=(",", ":"))
 
 def to_bytes(event: dict[str, Any]) -> bytes:
     return _ENCODER.encode(event).encode("ascii")
+
+
+class Parts(NamedTuple):
+    """What an event is made of, as the request thread collects it: plain values, so the
+    worker hands them to its publisher process as one ``marshal`` message (bodies already
+    cut to ``capture_body_bytes``; the sizes are the whole bodies')."""
+
+    id: str
+    wall: float  # time.time() when the request arrived
+    duration: float  # seconds
+    ip: str
+    method: str
+    path: str
+    route: str
+    query: str
+    content_type: str
+    request_headers: list[tuple[str, str]]
+    request_body: bytes
+    request_size: int
+    status: str
+    response_headers: list[tuple[str, str]]
+    response_body: bytes
+    response_size: int
+
+
+class Builder:
+    """Events from their parts: redacted, bodies encoded (runs in the publisher process)."""
+
+    def __init__(self, app_name: str, body_bytes: int, redactor: Redactor) -> None:
+        self.app_name, self.limit, self.redactor = app_name, body_bytes, redactor
+
+    def __call__(self, p: Parts) -> bytes:
+        redact = self.redactor
+        complete = p.request_size <= self.limit
+        request_body = redact.body(p.request_body, p.content_type, complete)
+        status = p.status or "500 Internal Server Error"
+        event = {
+            "schema": SCHEMA,
+            "id": p.id,
+            "time": datetime.fromtimestamp(p.wall, UTC)
+            .isoformat(timespec="microseconds")
+            .replace("+00:00", "Z"),
+            "app": self.app_name,
+            "client_ip": p.ip,
+            "method": p.method,
+            "path": p.path,
+            "route": p.route,
+            "query": redact.params(parse_qsl(p.query, keep_blank_values=True)) if p.query else [],
+            "request": {
+                "headers": redact.header_list(p.request_headers),
+                "body": encode_body(request_body, p.request_size, self.limit),
+            },
+            "response": {
+                "status": int(status.split(" ", 1)[0]),
+                "headers": redact.header_list(p.response_headers),
+                "body": encode_body(p.response_body, p.response_size, self.limit),
+            },
+            "duration_ms": round(p.duration * 1000, 3),
+        }
+        return to_bytes(event)

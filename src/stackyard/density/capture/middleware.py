@@ -1,8 +1,8 @@
 """WSGI middleware: one capture event per request, with the event id as ``X-Request-Id``.
 
 The request body is read up to ``max_body_bytes`` and handed on to the app unchanged; the
-response body is copied (up to ``capture_body_bytes``) as it is sent. The event is built
-and queued when the server closes the response, so its duration covers the whole answer.
+response body is copied (up to ``capture_body_bytes``) as it is sent. The event's parts are
+handed on when the server closes the response, so its duration covers the whole answer.
 """
 
 from __future__ import annotations
@@ -13,15 +13,13 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
-from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl
 
 from flask import Flask
 from werkzeug.exceptions import HTTPException
 
 from stackyard.density.capture import event as ev
-from stackyard.density.capture.publisher import Publisher
+from stackyard.density.capture.relay import EXTENSION, Relay
 from stackyard.density.config import Settings
 
 log = logging.getLogger("stackyard.density.capture")
@@ -70,13 +68,12 @@ def route_template(app: Flask) -> Callable[[str, str], str]:
 
 
 class Capture:
-    def __init__(self, app: Flask, settings: Settings, publisher: Publisher) -> None:
+    def __init__(self, app: Flask, settings: Settings, relay: Relay) -> None:
         self.app = app
         self.wsgi = app.wsgi_app
         self.settings = settings
-        self.publisher = publisher
+        self.relay = relay
         self.route = route_template(app)
-        self.redactor = ev.Redactor(settings.capture_redact_headers, settings.capture_redact_fields)
         self.skip = frozenset(settings.capture_skip_paths)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
@@ -111,55 +108,16 @@ class Capture:
         environ["wsgi.input"] = io.BufferedReader(_Replay(head, stream))
         return head
 
-    def event(self, x: _Exchange) -> bytes:
-        """The event's JSON (runs in the publisher thread)."""
-        s, environ, body = self.settings, x.environ, x.body
-        method, path = environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", "")
-        ctype = environ.get("CONTENT_TYPE", "")
-        complete = len(body) <= s.capture_body_bytes
-        req_body = self.redactor.body(body, ctype, complete)
-        status = x.status or "500 Internal Server Error"
-        event = {
-            "schema": ev.SCHEMA,
-            "id": x.event_id,
-            "time": datetime.fromtimestamp(x.wall, UTC)
-            .isoformat(timespec="microseconds")
-            .replace("+00:00", "Z"),
-            "app": s.app_name,
-            "client_ip": x.ip,
-            "method": method,
-            "path": path,
-            "route": self.route(path, method),
-            "query": self._query(environ.get("QUERY_STRING", "")),
-            "request": {
-                "headers": self.redactor.header_list(ev.request_headers(environ)),
-                "body": ev.encode_body(req_body, len(body), s.capture_body_bytes),
-            },
-            "response": {
-                "status": int(status.split(" ", 1)[0]),
-                "headers": self.redactor.header_list(x.headers),
-                "body": ev.encode_body(bytes(x.kept), x.size, s.capture_body_bytes),
-            },
-            "duration_ms": round(x.duration * 1000, 3),
-        }
-        return ev.to_bytes(event)
-
-    def _query(self, raw: str) -> list[list[str]]:
-        if not raw:
-            return []
-        return self.redactor.params(parse_qsl(raw, keep_blank_values=True))
-
 
 class _Exchange:
     """One request and its response on their way through: passes the response through,
-    keeps its first ``capture_body_bytes``, and queues the event when the server closes
-    it. The request thread does only this much (~a few µs); :meth:`Capture.event` builds
-    the JSON later, in the publisher thread."""
+    keeps its first ``capture_body_bytes``, and hands the event's parts to the relay when
+    the server closes it. The request thread does only this much; the JSON is built in
+    the worker's publisher process (:mod:`stackyard.density.capture.relay`)."""
 
     __slots__ = (
         "body",
         "capture",
-        "duration",
         "environ",
         "event_id",
         "headers",
@@ -180,7 +138,7 @@ class _Exchange:
         self.ip: str = environ.get("REMOTE_ADDR") or ""
         self.status, self.headers = "", []
         self.result: Iterable[bytes] = ()
-        self.kept, self.size, self.duration = bytearray(), 0, 0.0
+        self.kept, self.size = bytearray(), 0
 
     def __iter__(self) -> Iterator[bytes]:
         limit = self.capture.settings.capture_body_bytes
@@ -196,17 +154,38 @@ class _Exchange:
             if close is not None:
                 close()
         finally:
-            self.duration = time.perf_counter() - self.started
-            self.capture.publisher.publish(self.ip.encode(), self.build)
+            self.capture.relay.send(self.parts())
 
-    def build(self) -> bytes:
-        return self.capture.event(self)
+    def parts(self) -> tuple:
+        """:class:`~stackyard.density.capture.event.Parts`' fields, as the plain tuple
+        ``marshal`` takes."""
+        capture, environ, body = self.capture, self.environ, self.body
+        limit = capture.settings.capture_body_bytes
+        method, path = environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", "")
+        return (
+            self.event_id,
+            self.wall,
+            time.perf_counter() - self.started,
+            self.ip,
+            method,
+            path,
+            capture.route(path, method),
+            environ.get("QUERY_STRING", ""),
+            environ.get("CONTENT_TYPE", ""),
+            ev.request_headers(environ),
+            body[:limit],
+            len(body),
+            self.status,
+            self.headers,
+            bytes(self.kept),
+            self.size,
+        )
 
 
 def wrap(app: Flask, settings: Settings) -> Flask:
     """Install the capture middleware on ``app`` (a no-op when capture is disabled)."""
     if settings.capture_enabled:
-        publisher = Publisher(settings)
-        app.extensions["stackyard.density.publisher"] = publisher
-        app.wsgi_app = Capture(app, settings, publisher)  # type: ignore[method-assign]
+        relay = Relay(settings)
+        app.extensions[EXTENSION] = relay
+        app.wsgi_app = Capture(app, settings, relay)  # type: ignore[method-assign]
     return app

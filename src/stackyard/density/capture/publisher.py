@@ -1,10 +1,11 @@
-"""Publishing events without blocking requests: a bounded queue, a background producer thread.
+"""Publishing events: a bounded queue, a background producer thread.
 
-One :class:`Publisher` per worker process, started on its first event (so after gunicorn
-forks). Its thread runs its own asyncio loop with an idempotent ``aiokafka`` producer
-(``acks=all``, linger, compression, keyed by client address). While Kafka is unreachable,
-events go to the on-disk :class:`~stackyard.density.capture.spool.Spool` and are replayed
-once it answers again. Every event lost (queue full, spool full) is counted and logged.
+One :class:`Publisher` per worker, in the worker's publisher process
+(:mod:`stackyard.density.capture.relay`). Its thread runs its own asyncio loop with an
+idempotent ``aiokafka`` producer (``acks=all``, linger, compression, keyed by client
+address). While Kafka is unreachable, events go to the on-disk
+:class:`~stackyard.density.capture.spool.Spool` and are replayed once it answers again.
+Every event lost (queue full, spool full) is counted and logged.
 """
 
 from __future__ import annotations
@@ -40,16 +41,17 @@ COUNTERS = (
     "dropped_spool",
     "dropped_build_error",
 )
+STATE = (*COUNTERS, "kafka_up", "pending")  # what snapshot() reports
 # an event, or what builds it (in this thread, off the request path)
 Value = bytes | Callable[[], bytes]
 
 
 class Publisher:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, stats: Any = None) -> None:
+        """``stats``: where the counters go (a dict by default; the relay's shared page)."""
         self.settings = settings
         self.spool = Spool(settings.spool_dir, settings.spool_max_bytes, settings.spool_drop)
-        self.stats = dict.fromkeys(COUNTERS, 0)
-        self.kafka_up = False
+        self.stats = stats if stats is not None else dict.fromkeys(STATE, 0)
         self._pending: collections.deque[tuple[bytes, Value]] = collections.deque()
         self._lock = threading.Lock()
         self._pid = 0
@@ -70,21 +72,36 @@ class Publisher:
 
     def publish(self, key: bytes, value: Value) -> None:
         """Queue one event (bytes, or a function building them); never blocks or raises."""
+        self.publish_many([(key, value)])
+
+    def publish_many(self, events: list[tuple[bytes, Value]]) -> None:
+        """Queue events (one lock, at most one wake-up of the thread for all of them)."""
         self.start()
         with self._lock:
-            if len(self._pending) >= self.settings.capture_queue_size or self._stopping:
-                self.stats["dropped_queue_full"] += 1
-                log.warning("capture queue full: event dropped", extra=self.snapshot())
-                return
-            self._pending.append((key, value))
-            self.stats["queued"] += 1
-            wake = len(self._pending) == 1
+            room = 0 if self._stopping else self.settings.capture_queue_size - len(self._pending)
+            taken = events[: max(room, 0)]
+            dropped = len(events) - len(taken)
+            self._pending.extend(taken)
+            self.stats["queued"] += len(taken)
+            self.stats["dropped_queue_full"] += dropped
+            self.stats["pending"] = len(self._pending)
+            wake = bool(taken) and len(self._pending) == len(taken)  # it was empty
+        if dropped:
+            log.warning("capture queue full: %d events dropped", dropped, extra=self.snapshot())
         if wake and self._loop is not None and self._wake is not None:
             with contextlib.suppress(RuntimeError):  # loop closed at shutdown
                 self._loop.call_soon_threadsafe(self._wake.set)
 
+    @property
+    def kafka_up(self) -> bool:
+        return bool(self.stats["kafka_up"])
+
+    @kafka_up.setter
+    def kafka_up(self, up: bool) -> None:
+        self.stats["kafka_up"] = int(up)
+
     def snapshot(self) -> dict[str, Any]:
-        return {**self.stats, "pending": len(self._pending), "kafka_up": self.kafka_up}
+        return {**{k: self.stats[k] for k in STATE}, "kafka_up": self.kafka_up}
 
     def _start(self) -> None:
         with self._lock:
@@ -93,7 +110,8 @@ class Publisher:
             # a forked child inherits no thread: start this process's own
             self._pid = os.getpid()
             self._pending.clear()
-            self.stats = dict.fromkeys(COUNTERS, 0)
+            for name in STATE:
+                self.stats[name] = 0
             self._stopping = False
             self._done.clear()
             ready = threading.Event()
@@ -145,6 +163,7 @@ class Publisher:
     def _take(self) -> list[tuple[bytes, bytes]]:
         with self._lock:
             batch = [self._pending.popleft() for _ in range(min(BATCH, len(self._pending)))]
+            self.stats["pending"] = len(self._pending)
             if not self._pending and self._wake is not None:
                 self._wake.clear()
         return [item for item in map(self._build, batch) if item is not None]
@@ -303,9 +322,3 @@ async def _send_batches(
                     raise ValueError(f"a capture event of {len(value)} bytes fits no batch")
         futures.append(await producer.send_batch(builder, topic, partition=partition))
     return futures
-
-
-def capture_stats(app: Any) -> dict[str, Any] | None:
-    """The capture counters of this worker (queued, published, spooled, dropped...), if on."""
-    publisher = app.extensions.get("stackyard.density.publisher")
-    return publisher.snapshot() if publisher is not None else None
