@@ -184,6 +184,36 @@ def test_a_killed_publisher_process_is_counted_replaced_and_nothing_after_is_los
     assert set(ids) <= {e["id"] for e in events}
 
 
+@pytest.mark.integration
+def test_a_stalled_publisher_process_makes_the_worker_spool_and_nothing_is_lost(
+    broker, users_db, tmp_path
+):
+    """SIGSTOP the publisher processes: their socket buffers fill (large bodies), the
+    requests still answer at once, the workers spool the overflow themselves, and after
+    SIGCONT every event reaches Kafka."""
+    topic = f"events-{uuid.uuid4().hex[:8]}"
+    env = _env(broker, tmp_path, users_db, topic, DENSITY_CAPTURE_BODY_BYTES=str(256 * 1024))
+    body = b"x" * (200 * 1024)
+    with gunicorn("app_a", env, 1) as a:
+        _hellos(a.url, 4)
+        stopped = _publisher_pids(a.pid)
+        for pid in stopped:
+            os.kill(pid, signal.SIGSTOP)
+        ids = []
+        try:
+            for _ in range(120):  # 24 MB: more than both sockets' buffers hold
+                r = requests.post(a.url + "/hello", data=body, timeout=10)
+                assert r.status_code == 405
+                ids.append(r.headers["X-Request-Id"])
+        finally:
+            for pid in stopped:
+                os.kill(pid, signal.SIGCONT)
+        health = [requests.get(a.url + "/health", timeout=10).json()["capture"] for _ in range(8)]
+        assert sum({h["publisher_pid"]: h["spooled_by_worker"] for h in health}.values()) > 0
+    events = consume(broker.bootstrap, topic, want=len(ids) + 4, timeout=60)
+    assert set(ids) <= {e["id"] for e in events}
+
+
 def test_a_full_spool_drops_by_policy_and_counts(tmp_path):
     lines = [b"x" * 99] * 10  # 1000 bytes per batch
     oldest = Spool(str(tmp_path / "oldest"), 2500, "oldest")
