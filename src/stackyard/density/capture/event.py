@@ -99,9 +99,10 @@ def to_bytes(event: dict[str, Any]) -> bytes:
 
 
 class Parts(NamedTuple):
-    """What an event is made of, as the request thread collects it: plain values, so the
-    worker hands them to its publisher process as one ``marshal`` message (bodies already
-    cut to ``capture_body_bytes``; the sizes are the whole bodies')."""
+    """What an event is made of, as the request thread collects it, **already redacted**
+    (secrets never leave the worker): plain values, so the worker hands them to its
+    publisher process as one ``marshal`` message. Bodies are cut to ``capture_body_bytes``;
+    the sizes are the whole bodies'."""
 
     id: str
     wall: float  # time.time() when the request arrived
@@ -110,27 +111,23 @@ class Parts(NamedTuple):
     method: str
     path: str
     route: str
-    query: str
-    content_type: str
-    request_headers: list[tuple[str, str]]
+    query: list[list[str]]
+    request_headers: list[list[str]]
     request_body: bytes
     request_size: int
     status: str
-    response_headers: list[tuple[str, str]]
+    response_headers: list[list[str]]
     response_body: bytes
     response_size: int
 
 
 class Builder:
-    """Events from their parts: redacted, bodies encoded (runs in the publisher process)."""
+    """Events from their parts: the JSON, bodies encoded (runs in the publisher process)."""
 
-    def __init__(self, app_name: str, body_bytes: int, redactor: Redactor) -> None:
-        self.app_name, self.limit, self.redactor = app_name, body_bytes, redactor
+    def __init__(self, app_name: str, body_bytes: int) -> None:
+        self.app_name, self.limit = app_name, body_bytes
 
     def __call__(self, p: Parts) -> bytes:
-        redact = self.redactor
-        complete = p.request_size <= self.limit
-        request_body = redact.body(p.request_body, p.content_type, complete)
         status = p.status or "500 Internal Server Error"
         event = {
             "schema": SCHEMA,
@@ -143,14 +140,14 @@ class Builder:
             "method": p.method,
             "path": p.path,
             "route": p.route,
-            "query": redact.params(parse_qsl(p.query, keep_blank_values=True)) if p.query else [],
+            "query": p.query,
             "request": {
-                "headers": redact.header_list(p.request_headers),
-                "body": encode_body(request_body, p.request_size, self.limit),
+                "headers": p.request_headers,
+                "body": encode_body(p.request_body, p.request_size, self.limit),
             },
             "response": {
                 "status": int(status.split(" ", 1)[0]),
-                "headers": redact.header_list(p.response_headers),
+                "headers": p.response_headers,
                 "body": encode_body(p.response_body, p.response_size, self.limit),
             },
             "duration_ms": round(p.duration * 1000, 3),

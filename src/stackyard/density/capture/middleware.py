@@ -14,6 +14,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
+from urllib.parse import parse_qsl
 
 from flask import Flask
 from werkzeug.exceptions import HTTPException
@@ -74,6 +75,7 @@ class Capture:
         self.settings = settings
         self.relay = relay
         self.route = route_template(app)
+        self.redactor = ev.Redactor(settings.capture_redact_headers, settings.capture_redact_fields)
         self.skip = frozenset(settings.capture_skip_paths)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
@@ -157,11 +159,13 @@ class _Exchange:
             self.capture.relay.send(self.parts())
 
     def parts(self) -> tuple:
-        """:class:`~stackyard.density.capture.event.Parts`' fields, as the plain tuple
-        ``marshal`` takes."""
+        """:class:`~stackyard.density.capture.event.Parts`' fields, redacted, as the plain
+        tuple ``marshal`` takes."""
         capture, environ, body = self.capture, self.environ, self.body
-        limit = capture.settings.capture_body_bytes
+        redact, limit = capture.redactor, capture.settings.capture_body_bytes
         method, path = environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", "")
+        query = environ.get("QUERY_STRING", "")
+        complete = len(body) <= limit  # a cut body is not parsed for fields
         return (
             self.event_id,
             self.wall,
@@ -170,13 +174,12 @@ class _Exchange:
             method,
             path,
             capture.route(path, method),
-            environ.get("QUERY_STRING", ""),
-            environ.get("CONTENT_TYPE", ""),
-            ev.request_headers(environ),
-            body[:limit],
+            redact.params(parse_qsl(query, keep_blank_values=True)) if query else [],
+            redact.header_list(ev.request_headers(environ)),
+            redact.body(body, environ.get("CONTENT_TYPE", ""), complete)[:limit],
             len(body),
             self.status,
-            self.headers,
+            redact.header_list(self.headers),
             bytes(self.kept),
             self.size,
         )

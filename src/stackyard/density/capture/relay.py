@@ -87,8 +87,7 @@ def capture_stats(app: Any) -> dict[str, Any] | None:
 
 
 def builder(settings: Settings) -> ev.Builder:
-    redactor = ev.Redactor(settings.capture_redact_headers, settings.capture_redact_fields)
-    return ev.Builder(settings.app_name, settings.capture_body_bytes, redactor)
+    return ev.Builder(settings.app_name, settings.capture_body_bytes)
 
 
 class Relay:
