@@ -225,8 +225,11 @@ class Relay:
 
 # -- the companion process ---------------------------------------------------------------------
 def _serve(sock: socket.socket, counters: Counters) -> None:
+    first = sock.recv(1 << 20)
+    if not first:
+        return  # the worker died before it sent the settings: nothing to publish
     # the pair is private to the worker and this process: its messages are trusted
-    settings: Settings = pickle.loads(sock.recv(1 << 20))  # noqa: S301
+    settings: Settings = pickle.loads(first)  # noqa: S301
     logs.configure(settings.log_level)
     publisher = Publisher(settings, stats=counters)
     build = builder(settings)
