@@ -48,6 +48,7 @@ SEND_BUFFER = 4 * 1024 * 1024  # asked for; the kernel caps it (net.core.wmem_ma
 RECEIVE_BUFFER = 8 * 1024 * 1024  # larger than any message the send buffer allows
 GATHER = 0.02  # seconds the publisher process sleeps between reads
 BURST = 64  # events in one read above which it reads again at once
+LOG_EVERY = 10.0  # seconds between two "spooled by the worker" lines (the counters count each)
 EXTENSION = "stackyard.density.relay"  # where the app keeps its relay
 WORKER_COUNTERS = (
     "spooled_by_worker",
@@ -103,6 +104,7 @@ class Relay:
         self._counters: Counters | None = None
         self._next_start = 0.0
         self._sent = 0  # events handed to the current companion
+        self._quiet_until = 0.0  # no "spooled by the worker" line again before
         self._lock = threading.Lock()
         self._build = builder(settings)
         self._spool = Spool(settings.spool_dir, settings.spool_max_bytes, settings.spool_drop)
@@ -219,8 +221,17 @@ class Relay:
             dropped = 1
             log.error("capture event could not be spooled: %s", err)
         with self._lock:
-            self.stats["dropped_by_worker" if dropped else "spooled_by_worker"] += 1
-        log.warning("capture event spooled by the worker: %s", reason, extra=self.stats)
+            # as the publisher counts: the events the spool's policy dropped (old or this one)
+            self.stats["spooled_by_worker"] += max(1 - dropped, 0)
+            self.stats["dropped_by_worker"] += dropped
+            # an overloaded publisher would otherwise get a log line per request
+            say = time.monotonic() >= self._quiet_until
+            if say:
+                self._quiet_until = time.monotonic() + LOG_EVERY
+        if dropped:  # every loss is logged
+            log.warning("capture spool full: %d events dropped", dropped, extra=self.stats)
+        elif say:
+            log.warning("capture events spooled by the worker: %s", reason, extra=self.stats)
 
 
 # -- the companion process ---------------------------------------------------------------------
