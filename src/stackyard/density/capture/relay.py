@@ -121,6 +121,7 @@ class Relay:
         """Hand on an event's parts (:class:`~stackyard.density.capture.event.Parts`' fields)."""
         self.start()
         sock = self._sock
+        reason = "publisher process not running (restarted at most once per retry interval)"
         if sock is not None:
             try:
                 sock.send(marshal.dumps(parts), socket.MSG_DONTWAIT)
@@ -139,6 +140,8 @@ class Relay:
         snap: dict[str, Any] = {**dict.fromkeys(STATE, 0), **counters, **self.stats}
         snap["kafka_up"] = bool(snap["kafka_up"])
         snap["publisher_pid"] = self._proc.pid if self._proc is not None else None
+        snap["handed_on"] = self._sent  # to the current publisher process
+        snap["unsettled"] = max(self._sent - sum(snap[k] for k in SETTLED), 0) if counters else 0
         return snap
 
     def close(self, timeout: float | None = None) -> None:
@@ -203,12 +206,11 @@ class Relay:
                 self._proc.wait(0)  # reap it
         # its counters outlive it: what it took and never settled was in its memory (an
         # upper bound: the last batch may have reached Kafka unacknowledged)
-        counters = self._counters
-        lost = self._sent - sum(counters[k] for k in SETTLED) if counters is not None else 0
-        self.stats["lost_with_companion"] += max(lost, 0)
+        lost = self.snapshot()["unsettled"]
+        self.stats["lost_with_companion"] += lost
         log.error(
             "capture publisher process lost with up to %d events; spooling until it is back",
-            max(lost, 0),
+            lost,
         )
 
     def _spool_here(self, parts: ev.Parts, reason: str) -> None:
