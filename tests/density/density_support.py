@@ -13,7 +13,7 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer
 
-from stackyard.density.capture.spool import Spool
+from stackyard.density.capture.spool import Spool, parse
 from stackyard.testing.http import serving
 from stackyard.testing.pgcluster import free_port
 
@@ -48,11 +48,9 @@ def consume(bootstrap: str, topic: str, want: int, timeout: float = 30) -> list[
 
 
 def spooled_ids(spool_dir: Path) -> list[str]:
-    """Ids of the events waiting in a capture spool (lines ``<key hex> <event JSON>``)."""
+    """Ids of the events waiting in a capture spool."""
     spool = Spool(str(spool_dir), 10**9)
-    return [
-        json.loads(line.split(b" ", 1)[1])["id"] for s in spool.segments() for line in spool.read(s)
-    ]
+    return [json.loads(parse(line)[1])["id"] for s in spool.segments() for line in spool.read(s)]
 
 
 @contextmanager

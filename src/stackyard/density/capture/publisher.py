@@ -24,6 +24,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 
+from stackyard.density.capture import spool
 from stackyard.density.capture.spool import Spool
 from stackyard.density.config import Settings
 from stackyard.kafkaclient import kafka_options
@@ -262,7 +263,7 @@ class Publisher:
         return True
 
     def _to_spool(self, batch: list[tuple[bytes, bytes]]) -> None:
-        lines = [k.hex().encode() + b" " + v for k, v in batch]
+        lines = [spool.line(k, v) for k, v in batch]
         try:
             dropped = self.spool.write(lines)
         except OSError as err:
@@ -289,10 +290,7 @@ class Publisher:
             if segment is None:
                 self._spool_dirty = False
                 return True
-            batch = []
-            for line in self.spool.read(segment):
-                key, _, value = line.partition(b" ")
-                batch.append((bytes.fromhex(key.decode()), value))
+            batch = [spool.parse(line) for line in self.spool.read(segment)]
             ok = await self._send(producer, batch)
             self.spool.release(segment, sent=ok)
             if not ok:

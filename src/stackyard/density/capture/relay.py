@@ -38,6 +38,7 @@ import time
 from typing import Any
 
 from stackyard.density.capture import event as ev
+from stackyard.density.capture import spool
 from stackyard.density.capture.publisher import STATE, Publisher
 from stackyard.density.capture.spool import Spool
 from stackyard.density.config import Settings
@@ -216,7 +217,7 @@ class Relay:
     def _spool_here(self, parts: ev.Parts, reason: str) -> None:
         """The fallback: build the event in this thread and spool it (the companion replays it)."""
         try:
-            line = parts.ip.encode().hex().encode() + b" " + self._build(parts)
+            line = spool.line(parts.ip.encode(), self._build(parts))
             with self._lock:
                 dropped = self._spool.write([line])
         except Exception as err:  # a bug or a full disk must not fail the request

@@ -17,6 +17,17 @@ SUFFIX = ".jsonl"
 _seq = itertools.count()
 
 
+def line(key: bytes, value: bytes) -> bytes:
+    """An event as a spool line: its Kafka key in hex, a space, the event's JSON."""
+    return key.hex().encode() + b" " + value
+
+
+def parse(raw: bytes) -> tuple[bytes, bytes]:
+    """The key and the event of a spool line (:func:`line`)."""
+    key, _, value = raw.partition(b" ")
+    return bytes.fromhex(key.decode()), value
+
+
 class Spool:
     def __init__(self, directory: str, max_bytes: int, drop: str = "oldest") -> None:
         self.dir = Path(directory)
