@@ -282,8 +282,22 @@ def test_a_broken_image_fails_the_deployment_reverts_and_requests_keep_succeedin
     wait_until(lambda: healthy("app-a"), 120, "app-a whole after the revert")
 
 
-def test_the_autoscaler_scales_app_a_out_under_load():
-    assert api("/v1/scaling/policies?job=app-a"), "the job's policy is registered"
+def scaling_policy(job: str) -> dict:
+    stubs = api(f"/v1/scaling/policies?job={job}")
+    assert len(stubs) == 1, f"one scaling policy registered for {job}: {stubs}"
+    return api(f"/v1/scaling/policy/{stubs[0]['ID']}")
+
+
+def test_the_autoscaler_scales_app_a_out_under_load_and_back_in_when_idle():
+    policy = scaling_policy("app-a")
+    # The earlier tests' traffic may have scaled app-a out, up to its maximum (no third
+    # allocation could then appear): start from the minimum, which the autoscaler returns
+    # to once app-a is idle (a cooldown, then one evaluation).
+    wait_until(
+        lambda: desired("app-a") == policy["Min"] and healthy("app-a"),
+        180,
+        f"app-a scaled in to its minimum of {policy['Min']} while idle",
+    )
     before = {a["ID"] for a in running_allocs("app-a")}
     stop = threading.Event()
 
@@ -315,7 +329,9 @@ def test_the_autoscaler_scales_app_a_out_under_load():
     group = api("/v1/job/app-a/scale")["TaskGroups"]["app-a"]
     assert group["Desired"] >= 3
     # the count was changed by the autoscaler: its scaling events carry the policy's id
-    policy_ids = {p["ID"] for p in api("/v1/scaling/policies?job=app-a")}
     assert any(
-        (e.get("Meta") or {}).get("nomad_policy_id") in policy_ids for e in group["Events"]
+        (e.get("Meta") or {}).get("nomad_policy_id") == policy["ID"] for e in group["Events"]
     ), group["Events"]
+    # and, the load gone, back to the minimum
+    wait_until(lambda: desired("app-a") == policy["Min"], 180, "app-a scaled back in")
+    wait_until(lambda: healthy("app-a"), 60, "app-a whole after scaling in")
