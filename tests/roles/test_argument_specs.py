@@ -78,6 +78,10 @@ def test_misspelled_variable_fails_and_names_it(tmp_path):
             "may not hold",
         ),
         (
+            {"kafka_sasl": True, "kafka_sasl_admin_password": "ünïcode-long-enough-pass"},
+            "printable",
+        ),
+        (
             {
                 "kafka_sasl_users": [
                     {"name": "app", "password": "long-enough-pass", "update_password": "never"}
