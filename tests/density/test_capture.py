@@ -16,6 +16,7 @@ from density_support import TOKEN, consume, gunicorn, spooled_ids
 
 from stackyard.density.capture.event import REDACTED, SCHEMA
 from stackyard.density.capture.spool import Spool
+from stackyard.testing.wait import wait_for
 
 JOBS = "Jobs:\nTitle: Devops\nDescription: Awesome\n"
 
@@ -106,9 +107,7 @@ def test_kafka_down_spools_and_every_event_arrives_after_it_returns(broker, user
             assert Spool(str(tmp_path / "spool"), 10**9).segments(), "events were spooled"
         finally:
             broker.start()
-        deadline = time.monotonic() + 30
-        while Spool(str(tmp_path / "spool"), 10**9).segments() and time.monotonic() < deadline:
-            time.sleep(0.5)
+        _wait_spool_empty(tmp_path / "spool")
     events = consume(broker.bootstrap, topic, want=len(ids))
     assert set(ids) <= {e["id"] for e in events}
 
@@ -139,37 +138,35 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def _publisher_pids(arbiter: int, want: int = 2, timeout: float = 60) -> list[int]:
+def _publisher_pids(arbiter: int, want: int = 2) -> list[int]:
     """The workers' live publisher processes, once there are ``want`` (workers boot
     slowly on a loaded machine)."""
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def live() -> list[int]:
         pids = [c for w in _children(arbiter) for c in _children(w) if _alive(c)]
-        if len(pids) >= want or time.monotonic() > deadline:
-            return pids
-        time.sleep(0.2)
+        return pids if len(pids) >= want else []
+
+    return wait_for(live, what=f"{want} live publisher processes")
 
 
-def _wait_spool_empty(spool_dir: Path, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while Spool(str(spool_dir), 10**9).segments():
-        assert time.monotonic() < deadline, "the spool was not replayed"
-        time.sleep(0.2)
+def _wait_spool_empty(spool_dir: Path) -> None:
+    wait_for(lambda: not Spool(str(spool_dir), 10**9).segments(), what="the spool replayed")
 
 
-def _wait_settled(url: str, publishers: list[int], timeout: float = 60) -> None:
+def _wait_settled(url: str, publishers: list[int]) -> None:
     """Until each publisher process has published all its worker handed on (by /health,
     which lands on either worker and is not captured)."""
     settled: set[int] = set()
-    deadline = time.monotonic() + timeout
-    while not settled >= set(publishers):
-        assert time.monotonic() < deadline, f"publishers {publishers} still busy"
+
+    def all_settled() -> bool:
         health = requests.get(url + "/health", timeout=10).json()["capture"]
         if health["unsettled"] == 0:
             settled.add(health["publisher_pid"])
         else:
             settled.discard(health["publisher_pid"])
-            time.sleep(0.2)
+        return settled >= set(publishers)
+
+    wait_for(all_settled, what=f"publishers {publishers} to settle")
 
 
 def _hellos(url: str, n: int) -> list[str]:

@@ -196,17 +196,6 @@ def in_process(module: str, env: dict[str, str], log: Path) -> Iterator[subproce
             proc.wait(10)
 
 
-def wait_for(check: Callable[[], Any], timeout: float = 60, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.2)
-
-
 def ids_in(records: dict[str, list[dict[str, Any]]]) -> collections.Counter:
     """How many times each event id is in ``records`` (as :func:`lake_records` gives them)."""
     return collections.Counter(r["id"] for lines in records.values() for r in lines)

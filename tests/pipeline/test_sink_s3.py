@@ -19,10 +19,10 @@ from pipeline_support import (
     read_all,
     settings_env,
     settings_for,
-    wait_for,
 )
 
 from stackyard.pipeline.sink_s3 import S3Sink
+from stackyard.testing.wait import wait_for
 
 pytestmark = pytest.mark.integration
 
